@@ -1,0 +1,15 @@
+//! Custos domain types.
+//!
+//! Everything here is parsed, not validated: a [`SubjectId`], [`FieldName`] or
+//! [`Schema`] that exists is valid, so the rest of the system never re-checks
+//! them. This crate does no I/O, no async and no cryptography.
+
+mod category;
+mod ids;
+mod schema;
+mod value;
+
+pub use category::{DataCategory, SpecialCategory};
+pub use ids::{FieldName, IdError, SubjectId, VaultId};
+pub use schema::{DEFAULT_SCHEMA_TOML, FieldSpec, FieldType, ID_FIELD, Schema, SchemaError};
+pub use value::{FieldValue, ValueError};

@@ -1,0 +1,73 @@
+//! The storage interface, and its embedded SQLite implementation.
+//!
+//! Architecture invariant: a store sees only ciphertexts, wrapped keys, blind
+//! index digests and scope attributes, never a plaintext field value or a key.
+//! It does not depend on the crypto crate: everything it holds is opaque bytes.
+//!
+//! API boundary: [`Store`] is the contract a PostgreSQL implementation will
+//! also fulfil, so its methods are whole operations, each atomic, rather than
+//! a SQL connection leaked to callers.
+
+mod codec;
+mod error;
+mod sqlite;
+mod types;
+
+pub use error::{BoxError, StoreError};
+pub use sqlite::{SqliteOptions, SqliteStore};
+pub use types::{
+    Digest, Erasure, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,
+};
+
+use custos_model::SubjectId;
+
+/// The persistent state of a vault.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Reads a vault metadata value.
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Writes vault metadata values in one transaction.
+    fn set_meta(&self, entries: &[(&str, &[u8])]) -> Result<(), StoreError>;
+
+    /// Inserts new subjects from a stream of batches, all in one transaction:
+    /// either every subject is stored or, if a batch is an error or an id
+    /// already exists, none is. Returns the number inserted.
+    fn insert_subjects(
+        &self,
+        batches: &mut dyn Iterator<Item = Result<Vec<NewSubject>, BoxError>>,
+    ) -> Result<u64, StoreError>;
+
+    /// Reads one subject.
+    fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError>;
+
+    /// Applies a field-level change to one subject, atomically.
+    fn update_subject(&self, id: &SubjectId, change: &SubjectChange) -> Result<(), StoreError>;
+
+    /// Deletes a subject, its wrapped key and every index entry, and counts
+    /// the erasure without recording who it was.
+    fn erase_subject(&self, id: &SubjectId) -> Result<Erasure, StoreError>;
+
+    /// The subjects whose lookup field has this blind-index digest.
+    fn find(&self, field: &str, digest: &Digest) -> Result<Vec<SubjectId>, StoreError>;
+
+    /// A page of subjects matching every filter, ordered by id, starting after
+    /// `after`.
+    fn list(
+        &self,
+        filters: &[ScopeFilter],
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<SubjectSummary>, StoreError>;
+
+    /// The number of subjects held, and the number ever erased.
+    fn counts(&self) -> Result<(u64, u64), StoreError>;
+
+    /// Replaces every wrapped key, and the given metadata, in one transaction.
+    /// `rewrap` gets a subject's id, key version and wrapped key, and returns
+    /// the new wrapped key. Returns the number of keys rewrapped.
+    fn rewrap_keys(
+        &self,
+        rewrap: &mut dyn FnMut(&SubjectId, u32, &[u8]) -> Result<Vec<u8>, BoxError>,
+        meta: &[(&str, &[u8])],
+    ) -> Result<u64, StoreError>;
+}
