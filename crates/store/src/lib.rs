@@ -37,6 +37,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         batches: &mut dyn Iterator<Item = Result<Vec<NewSubject>, BoxError>>,
     ) -> Result<u64, StoreError>;
 
+    /// Which of these ids already exist.
+    fn existing(&self, ids: &[SubjectId]) -> Result<Vec<SubjectId>, StoreError>;
+
     /// Reads one subject.
     fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError>;
 

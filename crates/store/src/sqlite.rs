@@ -363,6 +363,29 @@ impl Store for SqliteStore {
         })
     }
 
+    fn existing(&self, ids: &[SubjectId]) -> Result<Vec<SubjectId>, StoreError> {
+        const CHUNK: usize = 500;
+        self.read(|conn| {
+            let mut found = Vec::new();
+            for chunk in ids.chunks(CHUNK) {
+                let placeholders = vec!["?"; chunk.len()].join(", ");
+                let sql = format!("SELECT id FROM subjects WHERE id IN ({placeholders})");
+                let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(chunk.iter().map(SubjectId::as_str)), |r| {
+                        r.get::<_, String>(0)
+                    })
+                    .map_err(db)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db)?;
+                for id in rows {
+                    found.push(subject_id(id)?);
+                }
+            }
+            Ok(found)
+        })
+    }
+
     fn subject(&self, id: &SubjectId) -> Result<Option<StoredSubject>, StoreError> {
         self.read(|conn| {
             let row = conn

@@ -1,0 +1,450 @@
+//! One function per command. Each opens the vault, calls the engine as the
+//! local operator, and prints.
+
+use std::fs;
+use std::io::{IsTerminal, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use custos_engine::{
+    CsvInput, Encoding, FieldSelection, ImportOptions, ImportProgress, InitKey, InitOptions, KeyAccess, NewMasterKey,
+    OpenOptions, SubjectInput, Vault, wire,
+};
+use custos_model::{Schema, SubjectId};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::args::{Cli, Command, DemoArgs, EncodingArg, ExportArgs, ImportArgs, InitArgs, KeyProviderKind, SchemaCommand, ServeArgs, SubjectCommand};
+use crate::output;
+
+/// Where `custos demo` puts its vault unless --dir is given.
+const DEMO_DIR: &str = "./custos-demo";
+/// Marks a directory as a demo vault that `custos demo` may replace.
+const DEMO_MARKER: &str = ".custos-demo";
+/// The generator seed of the demo organisation.
+const DEMO_SEED: u64 = 2019;
+
+struct Context0 {
+    dir: PathBuf,
+    key_file: Option<PathBuf>,
+    busy_timeout: Duration,
+}
+
+impl Context0 {
+    fn open(&self) -> anyhow::Result<Vault> {
+        Ok(Vault::open(OpenOptions {
+            dir: self.dir.clone(),
+            keys: KeyAccess {
+                key_file: self.key_file.clone(),
+                passphrase: env_secret("CUSTOS_PASSPHRASE"),
+            },
+            busy_timeout: self.busy_timeout,
+        })?)
+    }
+}
+
+fn env_secret(name: &str) -> Option<Zeroizing<String>> {
+    std::env::var(name).ok().map(Zeroizing::new)
+}
+
+pub(crate) fn run(cli: Cli, dir_is_default: bool) -> anyhow::Result<()> {
+    let ctx = Context0 {
+        dir: cli.dir,
+        key_file: cli.key_file,
+        busy_timeout: Duration::from_millis(cli.busy_timeout_ms),
+    };
+    match cli.command {
+        Command::Init(args) => init(&ctx, args),
+        Command::Serve(args) => serve(ctx.open()?, args),
+        Command::Demo(args) => demo(&ctx, dir_is_default, args),
+        Command::Subject(command) => subject(&ctx.open()?, command),
+        Command::Import(args) => import(&ctx.open()?, args),
+        Command::Export(args) => export(&ctx.open()?, args),
+        Command::RotateMasterKey(flag) => rotate(&mut ctx.open()?, flag.json),
+        Command::Info(flag) => info(&ctx.open()?, flag.json),
+        Command::Schema(command) => schema(&ctx, command),
+        Command::Bench(args) => custos_bench::run(&args),
+    }
+}
+
+fn init(ctx: &Context0, args: InitArgs) -> anyhow::Result<()> {
+    let key = match args.key_provider {
+        KeyProviderKind::File => InitKey::File {
+            path: ctx.key_file.clone(),
+        },
+        KeyProviderKind::Passphrase => InitKey::Passphrase(
+            env_secret("CUSTOS_PASSPHRASE").context("set `CUSTOS_PASSPHRASE` to the vault's passphrase")?,
+        ),
+    };
+    let initialized = Vault::init(InitOptions {
+        dir: ctx.dir.clone(),
+        schema: args.schema,
+        key,
+        busy_timeout: ctx.busy_timeout,
+    })?;
+    let info = initialized.vault.info()?;
+    if args.output.json {
+        output::json(&json!({
+            "id": info.vault_id,
+            "dir": info.dir.display().to_string(),
+            "key_provider": info.key_provider,
+            "admin_token": initialized.admin_token(),
+        }));
+    } else {
+        println!("{}", info.vault_id);
+        eprintln!("created vault {} in {}", info.vault_id, info.dir.display());
+        eprintln!("master key: {}", info.key_provider);
+        eprintln!("admin API token (shown once; store it in a password manager):");
+        eprintln!("  {}", initialized.admin_token());
+        if args.key_provider == KeyProviderKind::File && ctx.key_file.is_none() {
+            eprintln!(
+                "note: the master key is inside the vault directory; in production keep it on another disk \
+                 (`--key-file` at init) so that a stolen copy of the store alone is unreadable"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn serve(vault: Vault, args: ServeArgs) -> anyhow::Result<()> {
+    custos_server::check_listen_addr(args.listen, args.insecure_non_loopback).map_err(anyhow::Error::msg)?;
+    serve_vault(Arc::new(vault), args.listen, None)
+}
+
+fn serve_vault(vault: Arc<Vault>, listen: std::net::SocketAddr, banner: Option<String>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        eprintln!("custos listening on http://{addr} (vault {})", vault.dir().display());
+        if let Some(banner) = banner {
+            println!("{}", banner.replace("{addr}", &addr.to_string()));
+        }
+        custos_server::run(listener, vault, shutdown_signal()).await?;
+        eprintln!("custos stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+}
+
+fn demo(ctx: &Context0, dir_is_default: bool, args: DemoArgs) -> anyhow::Result<()> {
+    custos_server::check_listen_addr(args.listen, false).map_err(anyhow::Error::msg)?;
+    let dir = if dir_is_default { PathBuf::from(DEMO_DIR) } else { ctx.dir.clone() };
+    prepare_demo_dir(&dir)?;
+    let initialized = Vault::init(InitOptions {
+        dir: dir.clone(),
+        schema: None,
+        key: InitKey::File { path: None },
+        busy_timeout: ctx.busy_timeout,
+    })?;
+    fs::write(dir.join(DEMO_MARKER), "made by `custos demo`; it replaces this directory on each run\n")
+        .context("cannot mark the demo directory")?;
+    let token = initialized.admin_token().to_owned();
+    let vault = initialized.vault;
+
+    let started = std::time::Instant::now();
+    let generator = custos_synth::Generator::new(DEMO_SEED);
+    let mut csv = Vec::new();
+    generator.write_csv(&mut csv, args.members).context("cannot generate demo members")?;
+    let operator = vault.local_operator();
+    let report = vault.import_csv(
+        &operator,
+        CsvInput::Bytes(&csv),
+        &ImportOptions {
+            dry_run: false,
+            generate_ids: false,
+            encoding: Encoding::Utf8,
+        },
+        &|_| {},
+    )?;
+    eprintln!(
+        "seeded {} synthetic members in {:.1} s",
+        report.imported,
+        started.elapsed().as_secs_f64()
+    );
+    let first = generator.member(0);
+    let banner = format!(
+        "\nCustos demo vault: {dir} ({n} members)\n\
+         Admin token: {token}\n\n\
+         Try:\n  \
+         export TOKEN={token}\n  \
+         curl -s http://{{addr}}/v1/vault -H \"Authorization: Bearer $TOKEN\"\n  \
+         curl -s http://{{addr}}/v1/subjects/{id} -H \"Authorization: Bearer $TOKEN\"\n  \
+         curl -s 'http://{{addr}}/v1/subjects?constituency={constituency}&limit=5' -H \"Authorization: Bearer $TOKEN\"\n  \
+         curl -s http://{{addr}}/v1/subjects/find -H \"Authorization: Bearer $TOKEN\" -d '{{\"field\":\"email\",\"value\":\"{email}\"}}'\n  \
+         custos --dir {dir} subject get {id}\n\n\
+         API description: http://{{addr}}/v1/openapi.json — stop with Ctrl-C.",
+        dir = dir.display(),
+        n = report.imported,
+        id = first.id(),
+        constituency = first.constituency(),
+        email = first.email(),
+    );
+    if args.no_serve {
+        println!("{}", banner.replace("{addr}", &args.listen.to_string()));
+        return Ok(());
+    }
+    serve_vault(Arc::new(vault), args.listen, Some(banner))
+}
+
+/// Empties a previous demo directory; refuses to touch anything else.
+fn prepare_demo_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    if dir.join(DEMO_MARKER).exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("cannot clear the old demo vault in `{}`", dir.display()))?;
+        return Ok(());
+    }
+    if fs::read_dir(dir)?.next().is_some() {
+        bail!(
+            "`{}` exists and is not a demo vault; choose another --dir for the demo",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn subject(vault: &Vault, command: SubjectCommand) -> anyhow::Result<()> {
+    let who = vault.local_operator();
+    match command {
+        SubjectCommand::Add { id, values, output } => {
+            let values = values.iter().map(|v| output::pair(v)).collect::<Result<_, _>>()?;
+            let id = vault.create_subject(&who, SubjectInput { id, values })?;
+            if output.json {
+                output::json(&json!({ "id": id.as_str() }));
+            } else {
+                println!("{id}");
+            }
+        }
+        SubjectCommand::Get { id, fields, output } => {
+            let id = parse_id(&id)?;
+            let selection = if fields.is_empty() { FieldSelection::All } else { FieldSelection::Only(fields) };
+            let record = vault.read_subject(&who, &id, &selection)?;
+            if output.json {
+                output::json(&wire::record(vault.schema(), &record));
+            } else {
+                output::record(&record);
+            }
+        }
+        SubjectCommand::Update { id, values, output } => {
+            let id = parse_id(&id)?;
+            let values: Vec<(String, String)> = values.iter().map(|v| output::pair(v)).collect::<Result<_, _>>()?;
+            vault.update_subject(&who, &id, &values)?;
+            let updated: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
+            if output.json {
+                output::json(&json!({ "id": id.as_str(), "updated": updated }));
+            } else {
+                println!("updated {} of {id}", updated.join(", "));
+            }
+        }
+        SubjectCommand::Find { query, output } => {
+            let (field, value) = output::pair(&query)?;
+            let ids = vault.find_subjects(&who, &field, &value)?;
+            if output.json {
+                output::json(&json!({ "subjects": ids.iter().map(SubjectId::as_str).collect::<Vec<_>>() }));
+            } else {
+                ids.iter().for_each(|id| println!("{id}"));
+            }
+        }
+        SubjectCommand::List { filter, limit, after, output } => {
+            let filters: Vec<(String, String)> = filter.iter().map(|f| output::pair(f)).collect::<Result<_, _>>()?;
+            let after = after.as_deref().map(parse_id).transpose()?;
+            let page = vault.list_subjects(&who, &filters, after.as_ref(), limit)?;
+            if output.json {
+                output::json(&wire::page(&page));
+            } else {
+                for s in &page.subjects {
+                    let scope: Vec<String> = s.scope.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    println!("{}\t{}", s.id, scope.join(" "));
+                }
+                if let Some(next) = &page.next_after {
+                    eprintln!("more: --after {next}");
+                }
+            }
+        }
+        SubjectCommand::Erase { id, output } => {
+            let id = parse_id(&id)?;
+            let erasure = vault.erase_subject(&who, &id)?;
+            if output.json {
+                output::json(&wire::erasure(id.as_str(), &erasure));
+            } else {
+                println!("erased {id}: its data key is destroyed");
+                if !erasure.log_purged {
+                    eprintln!("note: another process holds the store open, so its write-ahead log is emptied later");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_id(raw: &str) -> anyhow::Result<SubjectId> {
+    SubjectId::parse(raw).map_err(|e| anyhow::anyhow!("the subject id {e}"))
+}
+
+fn import(vault: &Vault, args: ImportArgs) -> anyhow::Result<()> {
+    let options = ImportOptions {
+        dry_run: args.dry_run,
+        generate_ids: args.generate_ids,
+        encoding: match args.encoding {
+            EncodingArg::Auto => Encoding::Auto,
+            EncodingArg::Utf8 => Encoding::Utf8,
+            EncodingArg::Windows1252 => Encoding::Windows1252,
+        },
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let progress = |p: ImportProgress| {
+        if let Some(bar) = &bar {
+            match p {
+                ImportProgress::Validated(n) => bar.set_message(format!("validated {n} rows")),
+                ImportProgress::Written(n) => bar.set_message(format!("sealed and written {n} rows")),
+            }
+        }
+    };
+    let who = vault.local_operator();
+    let result = vault.import_csv(&who, CsvInput::File(&args.file), &options, &progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = result?;
+    if args.output.json {
+        output::json(&wire::import_report(&report));
+    } else if report.dry_run {
+        println!("{} rows are valid ({}); nothing was written (dry run)", report.rows, report.encoding.name());
+    } else {
+        println!("imported {} subjects from {} rows ({})", report.imported, report.rows, report.encoding.name());
+    }
+    Ok(())
+}
+
+fn export(vault: &Vault, args: ExportArgs) -> anyhow::Result<()> {
+    let selection = if args.fields.is_empty() { FieldSelection::All } else { FieldSelection::Only(args.fields) };
+    let filters: Vec<(String, String)> = args.filter.iter().map(|f| output::pair(f)).collect::<Result<_, _>>()?;
+    let who = vault.local_operator();
+    let report = match &args.out {
+        Some(path) => {
+            // Exports hold personal data: readable by the owner only.
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("cannot create `{}` (it must not exist yet)", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            let result = vault.export_csv(&who, &mut out, &selection, &filters);
+            if result.is_err() {
+                drop(out);
+                let _ = fs::remove_file(path);
+            }
+            result?
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            let report = vault.export_csv(&who, &mut lock, &selection, &filters)?;
+            lock.flush()?;
+            report
+        }
+    };
+    match (&args.out, args.output.json) {
+        (Some(_), true) => output::json(&wire::export_report(&report)),
+        (Some(path), false) => println!("exported {} subjects to {}", report.rows, path.display()),
+        (None, _) => eprintln!("exported {} subjects", report.rows),
+    }
+    Ok(())
+}
+
+fn rotate(vault: &mut Vault, json: bool) -> anyhow::Result<()> {
+    let new = match env_secret("CUSTOS_NEW_PASSPHRASE") {
+        Some(p) => NewMasterKey::Passphrase(p),
+        None => NewMasterKey::File,
+    };
+    let report = vault.rotate_master_key(new)?;
+    if json {
+        output::json(&wire::rotation(&report));
+    } else {
+        println!("re-wrapped {} data keys under a new master key ({})", report.rewrapped, report.key_provider);
+    }
+    Ok(())
+}
+
+fn info(vault: &Vault, json: bool) -> anyhow::Result<()> {
+    let info = vault.info()?;
+    if json {
+        output::json(&wire::info(&info));
+    } else {
+        println!("vault     {}", info.vault_id);
+        println!("dir       {}", info.dir.display());
+        println!("schema    {}", info.schema);
+        println!("key       {}", info.key_provider);
+        println!("subjects  {}", info.subjects);
+        println!("erased    {}", info.erased);
+    }
+    Ok(())
+}
+
+fn schema(ctx: &Context0, command: SchemaCommand) -> anyhow::Result<()> {
+    match command {
+        SchemaCommand::Check { file } => {
+            let text = fs::read_to_string(&file).with_context(|| format!("cannot read `{}`", file.display()))?;
+            let schema = Schema::parse(&text).map_err(|source| custos_engine::EngineError::Schema {
+                path: file.clone(),
+                source,
+            })?;
+            println!("{}: schema `{}` with {} fields is valid", file.display(), schema.name(), schema.fields().len());
+        }
+        SchemaCommand::Show(flag) => {
+            let vault = ctx.open()?;
+            let shown = wire::schema(vault.schema());
+            if flag.json {
+                output::json(&shown);
+            } else {
+                for f in vault.schema().fields() {
+                    let mut flags = Vec::new();
+                    if f.is_lookup() {
+                        flags.push("lookup");
+                    }
+                    if f.is_scope() {
+                        flags.push("scope");
+                    }
+                    if f.is_required() {
+                        flags.push("required");
+                    }
+                    println!("{:20} {:9} {:26} {}", f.name(), f.field_type().name(), f.category().as_str(), flags.join(","));
+                }
+            }
+        }
+    }
+    Ok(())
+}

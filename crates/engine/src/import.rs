@@ -1,0 +1,547 @@
+//! CSV import: every row is validated before anything is written, and the
+//! whole file is then written in one transaction, so a file is imported
+//! entirely or not at all.
+//!
+//! The file is read twice (validate, then seal and write) rather than held in
+//! memory, so that a million-member import stays within a small, fixed amount
+//! of memory. Sealing runs on all cores while one thread writes.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use csv::ByteRecord;
+use custos_model::SubjectId;
+use custos_store::{BoxError, NewSubject};
+
+use crate::access::generate_subject_id;
+use crate::error::{EngineError, Problem};
+use crate::principal::Principal;
+use crate::record::{ValidValues, field_index, parse_subject_id};
+use crate::vault::Vault;
+
+/// The most problems reported for one file; the rest are counted.
+pub(crate) const MAX_PROBLEMS: usize = 100;
+/// Rows sealed and written per batch.
+const BATCH: usize = 1024;
+/// Ids checked against the store per query.
+const EXISTING_CHUNK: usize = 500;
+
+/// A CSV file's text encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8, or Windows-1252 if the file is not valid UTF-8 (as Excel saves
+    /// "CSV" files on Windows).
+    Auto,
+    /// UTF-8, with or without a byte-order mark.
+    Utf8,
+    /// Windows-1252.
+    Windows1252,
+}
+
+impl Encoding {
+    /// The name for messages and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Utf8 => "utf-8",
+            Self::Windows1252 => "windows-1252",
+        }
+    }
+}
+
+/// Where the CSV comes from. It is read twice, so it must be re-readable.
+#[derive(Debug, Clone, Copy)]
+pub enum CsvInput<'a> {
+    /// A file.
+    File(&'a Path),
+    /// Bytes in memory, such as an uploaded body.
+    Bytes(&'a [u8]),
+}
+
+impl<'a> CsvInput<'a> {
+    fn open(&self) -> Result<Box<dyn Read + Send + 'a>, EngineError> {
+        match *self {
+            Self::File(path) => File::open(path)
+                .map(|f| Box::new(BufReader::with_capacity(1 << 16, f)) as Box<dyn Read + Send>)
+                .map_err(|source| EngineError::Io {
+                    what: format!("cannot read `{}`", path.display()),
+                    source,
+                }),
+            Self::Bytes(bytes) => Ok(Box::new(bytes)),
+        }
+    }
+}
+
+/// How to import.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions {
+    /// Validate only; write nothing.
+    pub dry_run: bool,
+    /// The file has no `id` column; generate ids.
+    pub generate_ids: bool,
+    /// The file's encoding.
+    pub encoding: Encoding,
+}
+
+/// Progress, reported every few thousand rows.
+#[derive(Debug, Clone, Copy)]
+pub enum ImportProgress {
+    /// Rows validated so far.
+    Validated(u64),
+    /// Rows written so far.
+    Written(u64),
+}
+
+/// The outcome of an import.
+#[derive(Debug, Clone)]
+pub struct ImportReport {
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Subjects created (zero for a dry run).
+    pub imported: u64,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// The encoding the file was read in.
+    pub encoding: Encoding,
+}
+
+/// The mapping of columns to schema fields.
+struct Columns {
+    /// Per column, the schema index of its field.
+    fields: Vec<usize>,
+    id_column: Option<usize>,
+}
+
+enum RowError {
+    Problems(Vec<Problem>),
+    /// The row is not valid UTF-8 and the encoding is `Auto`.
+    NotUtf8,
+}
+
+/// Problems collected up to [`MAX_PROBLEMS`], the rest counted.
+#[derive(Default)]
+struct Problems {
+    list: Vec<Problem>,
+    more: u64,
+}
+
+impl Problems {
+    fn push(&mut self, p: Problem) {
+        if self.list.len() < MAX_PROBLEMS {
+            self.list.push(p);
+        } else {
+            self.more += 1;
+        }
+    }
+}
+
+fn decode(bytes: &[u8], encoding: Encoding) -> Option<Cow<'_, str>> {
+    match encoding {
+        Encoding::Windows1252 => Some(match std::str::from_utf8(bytes) {
+            Ok(s) if s.is_ascii() => Cow::Borrowed(s),
+            _ => Cow::Owned(bytes.iter().map(|&b| windows_1252(b)).collect()),
+        }),
+        Encoding::Auto | Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(Cow::Borrowed),
+    }
+}
+
+/// Windows-1252 to Unicode. Bytes 0x80–0x9F differ from Latin-1; the five
+/// that Windows-1252 leaves undefined map to C1 controls, which text
+/// validation then rejects.
+fn windows_1252(b: u8) -> char {
+    const HIGH: [u16; 32] = [
+        0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
+        0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+        0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
+    ];
+    match b {
+        0x80..=0x9F => char::from_u32(u32::from(HIGH[usize::from(b - 0x80)])).unwrap_or('\u{FFFD}'),
+        _ => char::from(b),
+    }
+}
+
+fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input)
+}
+
+fn csv_problem(row: u64, e: &csv::Error) -> Problem {
+    let message = match e.kind() {
+        csv::ErrorKind::Io(io) => format!("cannot read the file: {io}"),
+        _ => "is not well-formed CSV (check its quoting)".to_owned(),
+    };
+    Problem {
+        row: Some(row),
+        column: None,
+        field: None,
+        message,
+    }
+}
+
+impl Vault {
+    /// Imports subjects from CSV.
+    pub fn import_csv(
+        &self,
+        who: &Principal,
+        input: CsvInput<'_>,
+        options: &ImportOptions,
+        progress: &(dyn Fn(ImportProgress) + Sync),
+    ) -> Result<ImportReport, EngineError> {
+        let (rows, encoding, columns) = match self.validate_csv(input, options, options.encoding, progress)? {
+            Some(validated) => validated,
+            // Not UTF-8 while the encoding is auto: read it as Excel wrote it.
+            None => self
+                .validate_csv(input, options, Encoding::Windows1252, progress)?
+                .ok_or_else(|| EngineError::invalid(Problem::general("cannot decode the file")))?,
+        };
+        let mut report = ImportReport {
+            rows,
+            imported: 0,
+            dry_run: options.dry_run,
+            encoding,
+        };
+        if options.dry_run || rows == 0 {
+            tracing::info!(principal = who.name(), action = "import", dry_run = options.dry_run, rows);
+            return Ok(report);
+        }
+        report.imported = self.write_csv_rows(input, &columns, encoding, progress)?;
+        tracing::info!(principal = who.name(), action = "import", rows, imported = report.imported);
+        Ok(report)
+    }
+
+    fn header(&self, record: &ByteRecord, options: &ImportOptions, encoding: Encoding) -> Result<Columns, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut fields = Vec::with_capacity(record.len());
+        let known = || {
+            self.schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for (i, cell) in record.iter().enumerate() {
+            let column = i + 1;
+            let at = |message: String| Problem {
+                row: Some(1),
+                column: Some(column),
+                field: None,
+                message,
+            };
+            // Header cells are not echoed: a file without a header row would
+            // have personal data here.
+            let Some(name) = decode(cell, encoding) else {
+                problems.push(at("the header is not valid text".to_owned()));
+                continue;
+            };
+            let name = name.trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
+            match field_index(&self.schema, &name) {
+                Some(index) if fields.contains(&index) => {
+                    problems.push(at(format!("duplicate column `{name}`")));
+                }
+                Some(index) => fields.push(index),
+                None => {
+                    problems.push(at(format!("unknown column name (expected one of the schema's fields: {})", known())));
+                    fields.push(usize::MAX);
+                }
+            }
+        }
+        if fields.iter().all(|&f| f == usize::MAX) {
+            return Err(vec![Problem {
+                row: Some(1),
+                column: None,
+                field: None,
+                message: format!("the first row is not a header: none of its cells names a field ({})", known()),
+            }]);
+        }
+        let id_column = fields.iter().position(|&f| self.schema.fields().get(f).is_some_and(|s| s.is_id()));
+        match (id_column, options.generate_ids) {
+            (None, false) => problems.push(Problem {
+                row: Some(1),
+                column: None,
+                field: None,
+                message: "there is no `id` column (add the membership numbers, or pass --generate-ids)".to_owned(),
+            }),
+            (Some(c), true) => problems.push(Problem {
+                row: Some(1),
+                column: Some(c + 1),
+                field: None,
+                message: "the file has an `id` column, so --generate-ids does not apply".to_owned(),
+            }),
+            _ => {}
+        }
+        for spec in self.schema.fields() {
+            let present = fields.iter().any(|&f| self.schema.fields().get(f).is_some_and(|s| s.name() == spec.name()));
+            if spec.is_required() && !spec.is_id() && !present {
+                problems.push(Problem {
+                    row: Some(1),
+                    column: None,
+                    field: None,
+                    message: format!("missing required column `{}`", spec.name()),
+                });
+            }
+        }
+        if problems.is_empty() {
+            Ok(Columns { fields, id_column })
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn parse_row(
+        &self,
+        columns: &Columns,
+        record: &ByteRecord,
+        row: u64,
+        encoding: Encoding,
+    ) -> Result<(Option<SubjectId>, ValidValues), RowError> {
+        if record.len() != columns.fields.len() {
+            return Err(RowError::Problems(vec![Problem {
+                row: Some(row),
+                column: None,
+                field: None,
+                message: format!(
+                    "has {} columns, expected {} as in the header",
+                    record.len(),
+                    columns.fields.len()
+                ),
+            }]));
+        }
+        let mut problems = Vec::new();
+        let mut id = None;
+        let mut values = Vec::with_capacity(record.len());
+        for (i, cell) in record.iter().enumerate() {
+            let spec = &self.schema.fields()[columns.fields[i]];
+            let at = |message: String| Problem {
+                row: Some(row),
+                column: Some(i + 1),
+                field: Some(spec.name().to_string()),
+                message,
+            };
+            let Some(text) = decode(cell, encoding) else {
+                if encoding == Encoding::Auto {
+                    return Err(RowError::NotUtf8);
+                }
+                problems.push(at(
+                    "is not valid UTF-8 (if Excel saved the file, pass --encoding windows-1252)".to_owned(),
+                ));
+                continue;
+            };
+            if Some(i) == columns.id_column {
+                match parse_subject_id(&text) {
+                    Ok(parsed) => id = Some(parsed),
+                    Err(p) => problems.push(at(p.message)),
+                }
+                continue;
+            }
+            match spec.parse_value(&text) {
+                Ok(Some(value)) => values.push((columns.fields[i], value)),
+                Ok(None) => {}
+                Err(e) => problems.push(at(e.to_string())),
+            }
+        }
+        if problems.is_empty() {
+            Ok((id, values))
+        } else {
+            Err(RowError::Problems(problems))
+        }
+    }
+
+    /// Pass one. Returns `None` if the file must be re-read as Windows-1252.
+    fn validate_csv(
+        &self,
+        input: CsvInput<'_>,
+        options: &ImportOptions,
+        encoding: Encoding,
+        progress: &(dyn Fn(ImportProgress) + Sync),
+    ) -> Result<Option<(u64, Encoding, Columns)>, EngineError> {
+        let mut reader = csv_reader(input.open()?);
+        let mut record = ByteRecord::new();
+        let mut problems = Problems::default();
+        let has_header = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| EngineError::invalid(csv_problem(1, &e)))?;
+        if !has_header {
+            return Err(EngineError::invalid(Problem::general("the file is empty (expected a header row)")));
+        }
+        let header_encoding = if encoding == Encoding::Auto { Encoding::Utf8 } else { encoding };
+        let columns = match self.header(&record, options, header_encoding) {
+            Ok(columns) => columns,
+            Err(_) if encoding == Encoding::Auto && record.iter().any(|c| std::str::from_utf8(c).is_err()) => {
+                return Ok(None);
+            }
+            Err(list) => return Err(EngineError::Invalid(list, 0)),
+        };
+        let mut ids: HashMap<SubjectId, u64> = HashMap::new();
+        let mut row = 1u64;
+        loop {
+            row += 1;
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    problems.push(csv_problem(row, &e));
+                    break;
+                }
+            }
+            match self.parse_row(&columns, &record, row, encoding) {
+                Ok((Some(id), _)) => {
+                    if let Some(first) = ids.insert(id.clone(), row) {
+                        problems.push(Problem {
+                            row: Some(row),
+                            column: columns.id_column.map(|c| c + 1),
+                            field: Some("id".to_owned()),
+                            message: format!("duplicates the id in row {first}"),
+                        });
+                    }
+                }
+                Ok((None, _)) => {}
+                Err(RowError::NotUtf8) => return Ok(None),
+                Err(RowError::Problems(list)) => list.into_iter().for_each(|p| problems.push(p)),
+            }
+            if row % 10_000 == 0 {
+                progress(ImportProgress::Validated(row - 1));
+            }
+        }
+        let rows = row - 2;
+        progress(ImportProgress::Validated(rows));
+        self.check_new_ids(&ids, columns.id_column, &mut problems)?;
+        if !problems.list.is_empty() {
+            problems.list.sort_by_key(|p| (p.row, p.column));
+            return Err(EngineError::Invalid(problems.list, problems.more));
+        }
+        let encoding = if encoding == Encoding::Auto { Encoding::Utf8 } else { encoding };
+        Ok(Some((rows, encoding, columns)))
+    }
+
+    fn check_new_ids(
+        &self,
+        ids: &HashMap<SubjectId, u64>,
+        id_column: Option<usize>,
+        problems: &mut Problems,
+    ) -> Result<(), EngineError> {
+        let all: Vec<SubjectId> = ids.keys().cloned().collect();
+        for chunk in all.chunks(EXISTING_CHUNK) {
+            for existing in self.store.existing(chunk)? {
+                problems.push(Problem {
+                    row: ids.get(&existing).copied(),
+                    column: id_column.map(|c| c + 1),
+                    field: Some("id".to_owned()),
+                    message: format!("subject `{existing}` already exists in the vault"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Pass two: parse again, seal on every core, write in one transaction.
+    fn write_csv_rows(
+        &self,
+        input: CsvInput<'_>,
+        columns: &Columns,
+        encoding: Encoding,
+        progress: &(dyn Fn(ImportProgress) + Sync),
+    ) -> Result<u64, EngineError> {
+        type Batch = Result<Vec<(SubjectId, ValidValues)>, BoxError>;
+        let reader_input = input.open()?;
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (raw_tx, raw_rx) = sync_channel::<Batch>(workers * 2);
+        // Shared by the sealers, so that the receiver closes when the last one
+        // stops and a blocked reader then stops too.
+        let raw_rx = Arc::new(Mutex::new(raw_rx));
+        let (sealed_tx, sealed_rx) = sync_channel::<Result<Vec<NewSubject>, BoxError>>(workers * 2);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let mut reader = csv_reader(reader_input);
+                let mut record = ByteRecord::new();
+                let mut batch = Vec::with_capacity(BATCH);
+                let mut row = 1u64;
+                let _ = reader.read_byte_record(&mut record);
+                loop {
+                    row += 1;
+                    match reader.read_byte_record(&mut record) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            let _ = raw_tx.send(Err(Box::new(EngineError::invalid(csv_problem(row, &e)))));
+                            return;
+                        }
+                    }
+                    match self.parse_row(columns, &record, row, encoding) {
+                        Ok((id, values)) => batch.push((id.unwrap_or_else(generate_subject_id), values)),
+                        // Validated already, so the file changed under us.
+                        Err(_) => {
+                            let _ = raw_tx.send(Err(Box::new(EngineError::invalid(Problem {
+                                row: Some(row),
+                                column: None,
+                                field: None,
+                                message: "changed while it was being imported; nothing was imported".to_owned(),
+                            }))));
+                            return;
+                        }
+                    }
+                    if batch.len() == BATCH && raw_tx.send(Ok(std::mem::take(&mut batch))).is_err() {
+                        return;
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = raw_tx.send(Ok(batch));
+                }
+            });
+            for _ in 0..workers {
+                let sealed_tx = sealed_tx.clone();
+                let raw_rx = Arc::clone(&raw_rx);
+                scope.spawn(move || seal_batches(self, &raw_rx, &sealed_tx));
+            }
+            drop(raw_rx);
+            drop(sealed_tx);
+            let mut written = 0u64;
+            let mut batches = sealed_rx.iter().inspect(|batch| {
+                if let Ok(batch) = batch {
+                    written += batch.len() as u64;
+                    progress(ImportProgress::Written(written));
+                }
+            });
+            let inserted = self.store.insert_subjects(&mut batches);
+            drop(batches);
+            // Let the other threads see their channels close before joining.
+            drop(sealed_rx);
+            inserted.map_err(|e| match e {
+                custos_store::StoreError::Aborted(inner) => match inner.downcast::<EngineError>() {
+                    Ok(engine) => *engine,
+                    Err(other) => EngineError::Store(custos_store::StoreError::Aborted(other)),
+                },
+                other => EngineError::Store(other),
+            })
+        })
+    }
+}
+
+fn seal_batches(
+    vault: &Vault,
+    raw: &Mutex<Receiver<Result<Vec<(SubjectId, ValidValues)>, BoxError>>>,
+    sealed: &std::sync::mpsc::SyncSender<Result<Vec<NewSubject>, BoxError>>,
+) {
+    loop {
+        let next = match raw.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(batch) = next else { return };
+        let out = batch.map(|rows| {
+            rows.into_iter()
+                .map(|(id, values)| vault.seal_new(id, &values))
+                .collect()
+        });
+        if sealed.send(out).is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! Creating and opening a vault.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use custos_crypto::{ApiToken, KeyError, KeyFile, KeyProvider, Keyring, MasterKey, Passphrase, SealedVaultKeys, TokenDigest};
+use custos_model::{Schema, VaultId, DEFAULT_SCHEMA_TOML};
+use custos_store::{SqliteOptions, SqliteStore, Store};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use zeroize::Zeroizing;
+
+use crate::error::EngineError;
+use crate::principal::Principal;
+use crate::vault_dir::{
+    CONFIG_FILE, DEFAULT_KEY_FILE, FORMAT, KeyConfig, PENDING_CONFIG_FILE, SCHEMA_FILE, STORE_FILE,
+    VaultConfig, VaultDir,
+};
+
+pub(crate) const META_VAULT_ID: &str = "vault_id";
+pub(crate) const META_VAULT_KEYS: &str = "vault_keys";
+const META_ADMIN_TOKEN: &str = "admin_token_sha256";
+
+/// How a new vault's master key is made.
+#[derive(Debug)]
+pub enum InitKey {
+    /// A random key in a new file (default `DIR/master.key`).
+    File {
+        /// Where to create the key file.
+        path: Option<PathBuf>,
+    },
+    /// A key derived from this passphrase with Argon2id.
+    Passphrase(Zeroizing<String>),
+}
+
+/// What `custos init` needs.
+#[derive(Debug)]
+pub struct InitOptions {
+    /// The vault directory; created if missing.
+    pub dir: PathBuf,
+    /// A schema file; the default party schema if absent.
+    pub schema: Option<PathBuf>,
+    /// How to make the master key.
+    pub key: InitKey,
+    /// How long writers wait for another process's lock.
+    pub busy_timeout: Duration,
+}
+
+/// The secrets needed to open a vault, as far as the caller has them.
+#[derive(Debug, Default)]
+pub struct KeyAccess {
+    /// A key file other than the one in `vault.toml`.
+    pub key_file: Option<PathBuf>,
+    /// The passphrase, for passphrase vaults.
+    pub passphrase: Option<Zeroizing<String>>,
+}
+
+/// What opening a vault needs.
+#[derive(Debug)]
+pub struct OpenOptions {
+    /// The vault directory.
+    pub dir: PathBuf,
+    /// Access to the master key.
+    pub keys: KeyAccess,
+    /// How long writers wait for another process's lock.
+    pub busy_timeout: Duration,
+}
+
+/// A new vault, with its admin token, which is shown once and stored only as
+/// a digest.
+#[derive(Debug)]
+pub struct Initialized {
+    /// The open vault.
+    pub vault: Vault,
+    admin_token: ApiToken,
+}
+
+impl Initialized {
+    /// The admin API token, to print once.
+    pub fn admin_token(&self) -> &str {
+        self.admin_token.expose()
+    }
+}
+
+/// Facts about a vault, for `custos info` and the API.
+#[derive(Debug, Clone)]
+pub struct VaultInfo {
+    /// The vault id.
+    pub vault_id: String,
+    /// The vault directory.
+    pub dir: PathBuf,
+    /// The schema's name.
+    pub schema: String,
+    /// Where the master key comes from.
+    pub key_provider: String,
+    /// Subjects held.
+    pub subjects: u64,
+    /// Subjects ever erased.
+    pub erased: u64,
+}
+
+/// An open vault: its schema, store and unlocked keys.
+#[derive(Debug)]
+pub struct Vault {
+    pub(crate) dir: VaultDir,
+    pub(crate) config: VaultConfig,
+    pub(crate) vault_id: VaultId,
+    pub(crate) schema: Schema,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) keyring: Keyring,
+    pub(crate) key_provider: Box<dyn KeyProvider>,
+    /// A key file given on the command line instead of the configured one.
+    key_file_override: Option<PathBuf>,
+    admin_token: Option<TokenDigest>,
+}
+
+impl Vault {
+    /// Creates a vault in `options.dir`.
+    pub fn init(options: InitOptions) -> Result<Initialized, EngineError> {
+        let dir = VaultDir::new(&options.dir);
+        let schema_text = match &options.schema {
+            Some(path) => fs::read_to_string(path).map_err(|source| EngineError::Io {
+                what: format!("cannot read schema `{}`", path.display()),
+                source,
+            })?,
+            None => DEFAULT_SCHEMA_TOML.to_owned(),
+        };
+        let schema_path = options.schema.clone().unwrap_or_else(|| PathBuf::from("(built-in party schema)"));
+        Schema::parse(&schema_text).map_err(|source| EngineError::Schema {
+            path: schema_path,
+            source,
+        })?;
+        fs::create_dir_all(dir.root()).map_err(|source| EngineError::Io {
+            what: format!("cannot create `{}`", dir.root().display()),
+            source,
+        })?;
+        if dir.path(CONFIG_FILE).exists() || dir.path(STORE_FILE).exists() {
+            return Err(EngineError::AlreadyAVault(dir.root().to_owned()));
+        }
+
+        let mut created: Vec<PathBuf> = Vec::new();
+        let result = Self::init_files(&dir, &options, &schema_text, &mut created);
+        if result.is_err() {
+            // Leave the directory as it was: a half-made vault is worse than none.
+            for path in created.iter().rev() {
+                let _ = fs::remove_file(path);
+            }
+            for suffix in ["-wal", "-shm"] {
+                let _ = fs::remove_file(dir.path(&format!("{STORE_FILE}{suffix}")));
+            }
+        }
+        let admin_token = result?;
+        let vault = Self::open(OpenOptions {
+            dir: options.dir.clone(),
+            keys: KeyAccess {
+                key_file: None,
+                passphrase: match options.key {
+                    InitKey::Passphrase(p) => Some(p),
+                    InitKey::File { .. } => None,
+                },
+            },
+            busy_timeout: options.busy_timeout,
+        })?;
+        Ok(Initialized { vault, admin_token })
+    }
+
+    fn init_files(
+        dir: &VaultDir,
+        options: &InitOptions,
+        schema_text: &str,
+        created: &mut Vec<PathBuf>,
+    ) -> Result<ApiToken, EngineError> {
+        let vault_id = VaultId::from_random(custos_crypto::random_bytes());
+        let (master, key_config) = match &options.key {
+            InitKey::File { path } => {
+                let key_path = path.clone().unwrap_or_else(|| dir.path(DEFAULT_KEY_FILE));
+                let master = MasterKey::generate();
+                KeyFile::create(&key_path, &master)?;
+                created.push(key_path.clone());
+                let stored_path = if path.is_none() {
+                    PathBuf::from(DEFAULT_KEY_FILE)
+                } else {
+                    std::path::absolute(&key_path).unwrap_or(key_path)
+                };
+                (master, KeyConfig::File { path: stored_path })
+            }
+            InitKey::Passphrase(secret) => {
+                let provider = Passphrase::for_new_vault(secret.clone())?;
+                (provider.master_key()?, KeyConfig::from_kdf(provider.params()))
+            }
+        };
+        let (_, sealed) = Keyring::create(&master, &vault_id);
+        let admin_token = ApiToken::generate();
+
+        let store_path = dir.path(STORE_FILE);
+        let store = SqliteStore::create(&store_path, sqlite_options(options.busy_timeout))?;
+        created.push(store_path);
+        store.set_meta(&[
+            (META_VAULT_ID, vault_id.as_str().as_bytes()),
+            (META_VAULT_KEYS, sealed.as_bytes()),
+            (META_ADMIN_TOKEN, admin_token.digest().as_bytes()),
+        ])?;
+        drop(store);
+
+        dir.write_atomically(SCHEMA_FILE, schema_text.as_bytes())?;
+        created.push(dir.path(SCHEMA_FILE));
+        let config = VaultConfig {
+            format: FORMAT,
+            vault_id: vault_id.as_str().to_owned(),
+            created_at: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+            key: key_config,
+        };
+        dir.write_config(CONFIG_FILE, &config)?;
+        created.push(dir.path(CONFIG_FILE));
+        Ok(admin_token)
+    }
+
+    /// Opens an existing vault.
+    pub fn open(options: OpenOptions) -> Result<Self, EngineError> {
+        let dir = VaultDir::new(&options.dir);
+        let config = dir
+            .read_config(CONFIG_FILE)?
+            .ok_or_else(|| EngineError::NotAVault(dir.root().to_owned()))?;
+        let vault_id = VaultId::parse(&config.vault_id)
+            .map_err(|e| EngineError::Config(format!("{CONFIG_FILE}: `vault_id` {e}")))?;
+        let schema_path = dir.path(SCHEMA_FILE);
+        let schema_text = fs::read_to_string(&schema_path).map_err(|source| EngineError::Io {
+            what: format!("cannot read `{}`", schema_path.display()),
+            source,
+        })?;
+        let schema = Schema::parse(&schema_text).map_err(|source| EngineError::Schema {
+            path: schema_path,
+            source,
+        })?;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(
+            &dir.path(STORE_FILE),
+            sqlite_options(options.busy_timeout),
+        )?);
+        let stored_id = store.meta(META_VAULT_ID)?.unwrap_or_default();
+        if stored_id != vault_id.as_str().as_bytes() {
+            return Err(EngineError::Config(format!(
+                "the store in `{}` belongs to another vault than its {CONFIG_FILE}",
+                dir.root().display()
+            )));
+        }
+        let sealed = SealedVaultKeys::from_bytes(
+            store
+                .meta(META_VAULT_KEYS)?
+                .ok_or_else(|| EngineError::Config("the store holds no vault keys".to_owned()))?,
+        );
+        let admin_token = store
+            .meta(META_ADMIN_TOKEN)?
+            .and_then(|bytes| TokenDigest::from_bytes(&bytes));
+
+        let (config, key_provider, keyring) =
+            match unlock(&dir, &config.key, &options.keys, &vault_id, &sealed) {
+                Ok((provider, keyring)) => (config, provider, keyring),
+                Err(EngineError::Key(KeyError::WrongKey)) => {
+                    finish_interrupted_rotation(&dir, config, &options.keys, &vault_id, &sealed)?
+                }
+                Err(e) => return Err(e),
+            };
+        Ok(Self {
+            dir,
+            config,
+            vault_id,
+            schema,
+            store,
+            keyring,
+            key_provider,
+            key_file_override: options.keys.key_file,
+            admin_token,
+        })
+    }
+
+    /// The key file this process uses: the override, or the configured one.
+    pub(crate) fn key_file_in_use(&self, configured: &Path) -> PathBuf {
+        self.key_file_override
+            .clone()
+            .unwrap_or_else(|| self.dir.resolve(configured))
+    }
+
+    /// The vault's schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The vault directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.root()
+    }
+
+    /// The local operator principal, for the CLI and internal jobs: whoever
+    /// opened the vault with its master key.
+    pub fn local_operator(&self) -> Principal {
+        Principal::local_operator()
+    }
+
+    /// Authenticates an API token. Compares digests in constant time.
+    pub fn authenticate(&self, token: &str) -> Result<Principal, EngineError> {
+        let presented = TokenDigest::of(token);
+        match &self.admin_token {
+            Some(admin) if admin.matches(&presented) => Ok(Principal::admin_token()),
+            _ => Err(EngineError::Unauthenticated),
+        }
+    }
+
+    /// Facts about the vault.
+    pub fn info(&self) -> Result<VaultInfo, EngineError> {
+        let (subjects, erased) = self.store.counts()?;
+        Ok(VaultInfo {
+            vault_id: self.vault_id.as_str().to_owned(),
+            dir: self.dir.root().to_owned(),
+            schema: self.schema.name().to_owned(),
+            key_provider: self.key_provider.describe(),
+            subjects,
+            erased,
+        })
+    }
+}
+
+pub(crate) fn sqlite_options(busy_timeout: Duration) -> SqliteOptions {
+    SqliteOptions { busy_timeout }
+}
+
+/// Builds the key provider that `vault.toml` names.
+pub(crate) fn key_provider(
+    dir: &VaultDir,
+    key: &KeyConfig,
+    access: &KeyAccess,
+) -> Result<Box<dyn KeyProvider>, EngineError> {
+    Ok(match key {
+        KeyConfig::File { path } => Box::new(KeyFile::at(
+            access.key_file.clone().unwrap_or_else(|| dir.resolve(path)),
+        )),
+        KeyConfig::Passphrase { .. } => {
+            let secret = access.passphrase.clone().ok_or(KeyError::MissingPassphrase)?;
+            let params = key.kdf()?.ok_or_else(|| EngineError::Config("missing passphrase parameters".to_owned()))?;
+            Box::new(Passphrase::new(secret, params))
+        }
+    })
+}
+
+fn unlock(
+    dir: &VaultDir,
+    key: &KeyConfig,
+    access: &KeyAccess,
+    vault_id: &VaultId,
+    sealed: &SealedVaultKeys,
+) -> Result<(Box<dyn KeyProvider>, Keyring), EngineError> {
+    let provider = key_provider(dir, key, access)?;
+    let keyring = Keyring::open(&provider.master_key()?, vault_id, sealed)?;
+    Ok((provider, keyring))
+}
+
+/// A rotation that committed its new keys but stopped before promoting the
+/// new key file or configuration leaves them beside the old ones; finish it.
+fn finish_interrupted_rotation(
+    dir: &VaultDir,
+    config: VaultConfig,
+    access: &KeyAccess,
+    vault_id: &VaultId,
+    sealed: &SealedVaultKeys,
+) -> Result<(VaultConfig, Box<dyn KeyProvider>, Keyring), EngineError> {
+    let wrong = || EngineError::Key(KeyError::WrongKey);
+    match &config.key {
+        KeyConfig::File { path } if access.key_file.is_none() => {
+            let current = dir.resolve(path);
+            let pending = crate::rotation::pending_key_file(&current);
+            if !pending.exists() {
+                return Err(wrong());
+            }
+            let provider = KeyFile::at(&pending);
+            let keyring = Keyring::open(&provider.master_key()?, vault_id, sealed).map_err(|_| wrong())?;
+            fs::rename(&pending, &current).map_err(|source| EngineError::Io {
+                what: format!("cannot finish key rotation: rename `{}`", pending.display()),
+                source,
+            })?;
+            tracing::warn!("finished an interrupted master-key rotation");
+            Ok((config, Box::new(KeyFile::at(current)), keyring))
+        }
+        KeyConfig::Passphrase { .. } => {
+            let Some(pending) = dir.read_config(PENDING_CONFIG_FILE)? else {
+                return Err(wrong());
+            };
+            let (provider, keyring) =
+                unlock(dir, &pending.key, access, vault_id, sealed).map_err(|_| wrong())?;
+            dir.promote(PENDING_CONFIG_FILE, CONFIG_FILE)?;
+            tracing::warn!("finished an interrupted master-key rotation");
+            Ok((pending, provider, keyring))
+        }
+        KeyConfig::File { .. } => Err(wrong()),
+    }
+}
