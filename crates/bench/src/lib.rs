@@ -10,5 +10,8 @@ pub struct BenchArgs {
 
 /// Runs the benchmarks and prints the figures.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("benchmarks for {} members are not written yet", args.members)
+    anyhow::bail!(
+        "benchmarks for {} members are not written yet",
+        args.members
+    )
 }

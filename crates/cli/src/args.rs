@@ -10,7 +10,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "custos", version, about, max_term_width = 100)]
 pub(crate) struct Cli {
     /// The vault directory.
-    #[arg(long, env = "CUSTOS_DIR", default_value = "./custos-data", global = true)]
+    #[arg(
+        long,
+        env = "CUSTOS_DIR",
+        default_value = "./custos-data",
+        global = true
+    )]
     pub(crate) dir: PathBuf,
 
     /// The master key file, if not the one named in the vault's vault.toml.

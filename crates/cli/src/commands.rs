@@ -10,14 +10,17 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use custos_engine::{
-    CsvInput, Encoding, FieldSelection, ImportOptions, ImportProgress, InitKey, InitOptions, KeyAccess, NewMasterKey,
-    OpenOptions, SubjectInput, Vault, wire,
+    CsvInput, Encoding, FieldSelection, ImportOptions, ImportProgress, InitKey, InitOptions,
+    KeyAccess, NewMasterKey, OpenOptions, SubjectInput, Vault, wire,
 };
 use custos_model::{Schema, SubjectId};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::args::{Cli, Command, DemoArgs, EncodingArg, ExportArgs, ImportArgs, InitArgs, KeyProviderKind, SchemaCommand, ServeArgs, SubjectCommand};
+use crate::args::{
+    Cli, Command, DemoArgs, EncodingArg, ExportArgs, ImportArgs, InitArgs, KeyProviderKind,
+    SchemaCommand, ServeArgs, SubjectCommand,
+};
 use crate::output;
 
 /// Where `custos demo` puts its vault unless --dir is given.
@@ -76,7 +79,8 @@ fn init(ctx: &Context0, args: InitArgs) -> anyhow::Result<()> {
             path: ctx.key_file.clone(),
         },
         KeyProviderKind::Passphrase => InitKey::Passphrase(
-            env_secret("CUSTOS_PASSPHRASE").context("set `CUSTOS_PASSPHRASE` to the vault's passphrase")?,
+            env_secret("CUSTOS_PASSPHRASE")
+                .context("set `CUSTOS_PASSPHRASE` to the vault's passphrase")?,
         ),
     };
     let initialized = Vault::init(InitOptions {
@@ -110,18 +114,26 @@ fn init(ctx: &Context0, args: InitArgs) -> anyhow::Result<()> {
 }
 
 fn serve(vault: Vault, args: ServeArgs) -> anyhow::Result<()> {
-    custos_server::check_listen_addr(args.listen, args.insecure_non_loopback).map_err(anyhow::Error::msg)?;
+    custos_server::check_listen_addr(args.listen, args.insecure_non_loopback)
+        .map_err(anyhow::Error::msg)?;
     serve_vault(Arc::new(vault), args.listen, None)
 }
 
-fn serve_vault(vault: Arc<Vault>, listen: std::net::SocketAddr, banner: Option<String>) -> anyhow::Result<()> {
+fn serve_vault(
+    vault: Arc<Vault>,
+    listen: std::net::SocketAddr,
+    banner: Option<String>,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        eprintln!("custos listening on http://{addr} (vault {})", vault.dir().display());
+        eprintln!(
+            "custos listening on http://{addr} (vault {})",
+            vault.dir().display()
+        );
         if let Some(banner) = banner {
             println!("{}", banner.replace("{addr}", &addr.to_string()));
         }
@@ -135,13 +147,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -151,7 +164,11 @@ async fn shutdown_signal() {
 
 fn demo(ctx: &Context0, dir_is_default: bool, args: DemoArgs) -> anyhow::Result<()> {
     custos_server::check_listen_addr(args.listen, false).map_err(anyhow::Error::msg)?;
-    let dir = if dir_is_default { PathBuf::from(DEMO_DIR) } else { ctx.dir.clone() };
+    let dir = if dir_is_default {
+        PathBuf::from(DEMO_DIR)
+    } else {
+        ctx.dir.clone()
+    };
     prepare_demo_dir(&dir)?;
     let initialized = Vault::init(InitOptions {
         dir: dir.clone(),
@@ -159,15 +176,20 @@ fn demo(ctx: &Context0, dir_is_default: bool, args: DemoArgs) -> anyhow::Result<
         key: InitKey::File { path: None },
         busy_timeout: ctx.busy_timeout,
     })?;
-    fs::write(dir.join(DEMO_MARKER), "made by `custos demo`; it replaces this directory on each run\n")
-        .context("cannot mark the demo directory")?;
+    fs::write(
+        dir.join(DEMO_MARKER),
+        "made by `custos demo`; it replaces this directory on each run\n",
+    )
+    .context("cannot mark the demo directory")?;
     let token = initialized.admin_token().to_owned();
     let vault = initialized.vault;
 
     let started = std::time::Instant::now();
     let generator = custos_synth::Generator::new(DEMO_SEED);
     let mut csv = Vec::new();
-    generator.write_csv(&mut csv, args.members).context("cannot generate demo members")?;
+    generator
+        .write_csv(&mut csv, args.members)
+        .context("cannot generate demo members")?;
     let operator = vault.local_operator();
     let report = vault.import_csv(
         &operator,
@@ -215,7 +237,8 @@ fn prepare_demo_dir(dir: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     if dir.join(DEMO_MARKER).exists() {
-        fs::remove_dir_all(dir).with_context(|| format!("cannot clear the old demo vault in `{}`", dir.display()))?;
+        fs::remove_dir_all(dir)
+            .with_context(|| format!("cannot clear the old demo vault in `{}`", dir.display()))?;
         return Ok(());
     }
     if fs::read_dir(dir)?.next().is_some() {
@@ -231,7 +254,10 @@ fn subject(vault: &Vault, command: SubjectCommand) -> anyhow::Result<()> {
     let who = vault.local_operator();
     match command {
         SubjectCommand::Add { id, values, output } => {
-            let values = values.iter().map(|v| output::pair(v)).collect::<Result<_, _>>()?;
+            let values = values
+                .iter()
+                .map(|v| output::pair(v))
+                .collect::<Result<_, _>>()?;
             let id = vault.create_subject(&who, SubjectInput { id, values })?;
             if output.json {
                 output::json(&json!({ "id": id.as_str() }));
@@ -241,7 +267,11 @@ fn subject(vault: &Vault, command: SubjectCommand) -> anyhow::Result<()> {
         }
         SubjectCommand::Get { id, fields, output } => {
             let id = parse_id(&id)?;
-            let selection = if fields.is_empty() { FieldSelection::All } else { FieldSelection::Only(fields) };
+            let selection = if fields.is_empty() {
+                FieldSelection::All
+            } else {
+                FieldSelection::Only(fields)
+            };
             let record = vault.read_subject(&who, &id, &selection)?;
             if output.json {
                 output::json(&wire::record(vault.schema(), &record));
@@ -251,7 +281,10 @@ fn subject(vault: &Vault, command: SubjectCommand) -> anyhow::Result<()> {
         }
         SubjectCommand::Update { id, values, output } => {
             let id = parse_id(&id)?;
-            let values: Vec<(String, String)> = values.iter().map(|v| output::pair(v)).collect::<Result<_, _>>()?;
+            let values: Vec<(String, String)> = values
+                .iter()
+                .map(|v| output::pair(v))
+                .collect::<Result<_, _>>()?;
             vault.update_subject(&who, &id, &values)?;
             let updated: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
             if output.json {
@@ -264,20 +297,31 @@ fn subject(vault: &Vault, command: SubjectCommand) -> anyhow::Result<()> {
             let (field, value) = output::pair(&query)?;
             let ids = vault.find_subjects(&who, &field, &value)?;
             if output.json {
-                output::json(&json!({ "subjects": ids.iter().map(SubjectId::as_str).collect::<Vec<_>>() }));
+                output::json(
+                    &json!({ "subjects": ids.iter().map(SubjectId::as_str).collect::<Vec<_>>() }),
+                );
             } else {
                 ids.iter().for_each(|id| println!("{id}"));
             }
         }
-        SubjectCommand::List { filter, limit, after, output } => {
-            let filters: Vec<(String, String)> = filter.iter().map(|f| output::pair(f)).collect::<Result<_, _>>()?;
+        SubjectCommand::List {
+            filter,
+            limit,
+            after,
+            output,
+        } => {
+            let filters: Vec<(String, String)> = filter
+                .iter()
+                .map(|f| output::pair(f))
+                .collect::<Result<_, _>>()?;
             let after = after.as_deref().map(parse_id).transpose()?;
             let page = vault.list_subjects(&who, &filters, after.as_ref(), limit)?;
             if output.json {
                 output::json(&wire::page(&page));
             } else {
                 for s in &page.subjects {
-                    let scope: Vec<String> = s.scope.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let scope: Vec<String> =
+                        s.scope.iter().map(|(k, v)| format!("{k}={v}")).collect();
                     println!("{}\t{}", s.id, scope.join(" "));
                 }
                 if let Some(next) = &page.next_after {
@@ -293,7 +337,9 @@ fn subject(vault: &Vault, command: SubjectCommand) -> anyhow::Result<()> {
             } else {
                 println!("erased {id}: its data key is destroyed");
                 if !erasure.log_purged {
-                    eprintln!("note: another process holds the store open, so its write-ahead log is emptied later");
+                    eprintln!(
+                        "note: another process holds the store open, so its write-ahead log is emptied later"
+                    );
                 }
             }
         }
@@ -328,7 +374,9 @@ fn import(vault: &Vault, args: ImportArgs) -> anyhow::Result<()> {
         if let Some(bar) = &bar {
             match p {
                 ImportProgress::Validated(n) => bar.set_message(format!("validated {n} rows")),
-                ImportProgress::Written(n) => bar.set_message(format!("sealed and written {n} rows")),
+                ImportProgress::Written(n) => {
+                    bar.set_message(format!("sealed and written {n} rows"))
+                }
             }
         }
     };
@@ -341,16 +389,33 @@ fn import(vault: &Vault, args: ImportArgs) -> anyhow::Result<()> {
     if args.output.json {
         output::json(&wire::import_report(&report));
     } else if report.dry_run {
-        println!("{} rows are valid ({}); nothing was written (dry run)", report.rows, report.encoding.name());
+        println!(
+            "{} rows are valid ({}); nothing was written (dry run)",
+            report.rows,
+            report.encoding.name()
+        );
     } else {
-        println!("imported {} subjects from {} rows ({})", report.imported, report.rows, report.encoding.name());
+        println!(
+            "imported {} subjects from {} rows ({})",
+            report.imported,
+            report.rows,
+            report.encoding.name()
+        );
     }
     Ok(())
 }
 
 fn export(vault: &Vault, args: ExportArgs) -> anyhow::Result<()> {
-    let selection = if args.fields.is_empty() { FieldSelection::All } else { FieldSelection::Only(args.fields) };
-    let filters: Vec<(String, String)> = args.filter.iter().map(|f| output::pair(f)).collect::<Result<_, _>>()?;
+    let selection = if args.fields.is_empty() {
+        FieldSelection::All
+    } else {
+        FieldSelection::Only(args.fields)
+    };
+    let filters: Vec<(String, String)> = args
+        .filter
+        .iter()
+        .map(|f| output::pair(f))
+        .collect::<Result<_, _>>()?;
     let who = vault.local_operator();
     let report = match &args.out {
         Some(path) => {
@@ -360,7 +425,9 @@ fn export(vault: &Vault, args: ExportArgs) -> anyhow::Result<()> {
                 .create_new(true)
                 .mode(0o600)
                 .open(path)
-                .with_context(|| format!("cannot create `{}` (it must not exist yet)", path.display()))?;
+                .with_context(|| {
+                    format!("cannot create `{}` (it must not exist yet)", path.display())
+                })?;
             let mut out = std::io::BufWriter::new(file);
             let result = vault.export_csv(&who, &mut out, &selection, &filters);
             if result.is_err() {
@@ -394,7 +461,10 @@ fn rotate(vault: &mut Vault, json: bool) -> anyhow::Result<()> {
     if json {
         output::json(&wire::rotation(&report));
     } else {
-        println!("re-wrapped {} data keys under a new master key ({})", report.rewrapped, report.key_provider);
+        println!(
+            "re-wrapped {} data keys under a new master key ({})",
+            report.rewrapped, report.key_provider
+        );
     }
     Ok(())
 }
@@ -417,12 +487,19 @@ fn info(vault: &Vault, json: bool) -> anyhow::Result<()> {
 fn schema(ctx: &Context0, command: SchemaCommand) -> anyhow::Result<()> {
     match command {
         SchemaCommand::Check { file } => {
-            let text = fs::read_to_string(&file).with_context(|| format!("cannot read `{}`", file.display()))?;
-            let schema = Schema::parse(&text).map_err(|source| custos_engine::EngineError::Schema {
-                path: file.clone(),
-                source,
-            })?;
-            println!("{}: schema `{}` with {} fields is valid", file.display(), schema.name(), schema.fields().len());
+            let text = fs::read_to_string(&file)
+                .with_context(|| format!("cannot read `{}`", file.display()))?;
+            let schema =
+                Schema::parse(&text).map_err(|source| custos_engine::EngineError::Schema {
+                    path: file.clone(),
+                    source,
+                })?;
+            println!(
+                "{}: schema `{}` with {} fields is valid",
+                file.display(),
+                schema.name(),
+                schema.fields().len()
+            );
         }
         SchemaCommand::Show(flag) => {
             let vault = ctx.open()?;
@@ -441,7 +518,13 @@ fn schema(ctx: &Context0, command: SchemaCommand) -> anyhow::Result<()> {
                     if f.is_required() {
                         flags.push("required");
                     }
-                    println!("{:20} {:9} {:26} {}", f.name(), f.field_type().name(), f.category().as_str(), flags.join(","));
+                    println!(
+                        "{:20} {:9} {:26} {}",
+                        f.name(),
+                        f.field_type().name(),
+                        f.category().as_str(),
+                        flags.join(",")
+                    );
                 }
             }
         }

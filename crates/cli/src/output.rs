@@ -28,5 +28,10 @@ pub(crate) fn record(record: &SubjectRecord) {
 pub(crate) fn pair(raw: &str) -> anyhow::Result<(String, String)> {
     raw.split_once('=')
         .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
-        .ok_or_else(|| anyhow::anyhow!("`{}` is not FIELD=VALUE", raw.split('=').next().unwrap_or_default()))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "`{}` is not FIELD=VALUE",
+                raw.split('=').next().unwrap_or_default()
+            )
+        })
 }

@@ -11,7 +11,10 @@ use custos_store::{Erasure, NewSubject, ScopeFilter, SubjectChange, SubjectSumma
 
 use crate::error::{EngineError, Problem};
 use crate::principal::Principal;
-use crate::record::{SubjectInput, SubjectRecord, ValidValues, field_index, is_clear, parse_subject_id, validate_values};
+use crate::record::{
+    SubjectInput, SubjectRecord, ValidValues, field_index, is_clear, parse_subject_id,
+    validate_values,
+};
 use crate::vault::Vault;
 
 /// The key version of a subject's first data key.
@@ -50,7 +53,10 @@ impl Vault {
                     match field_index(&self.schema, name.trim()) {
                         Some(i) => indexes.push(i),
                         None => problems.push(Problem::general(
-                            self.schema.require_field(name.trim()).err().unwrap_or_default(),
+                            self.schema
+                                .require_field(name.trim())
+                                .err()
+                                .unwrap_or_default(),
                         )),
                     }
                 }
@@ -76,7 +82,14 @@ impl Vault {
             lookups: Vec::new(),
         };
         for (index, value) in values {
-            self.seal_value(&key, *index, value, &mut subject.scope, &mut subject.sealed, &mut subject.lookups);
+            self.seal_value(
+                &key,
+                *index,
+                value,
+                &mut subject.scope,
+                &mut subject.sealed,
+                &mut subject.lookups,
+            );
         }
         subject
     }
@@ -103,14 +116,22 @@ impl Vault {
     }
 
     /// Creates a subject and returns its id.
-    pub fn create_subject(&self, who: &Principal, input: SubjectInput) -> Result<SubjectId, EngineError> {
+    pub fn create_subject(
+        &self,
+        who: &Principal,
+        input: SubjectInput,
+    ) -> Result<SubjectId, EngineError> {
         let id = match &input.id {
-            Some(raw) if !raw.trim().is_empty() => parse_subject_id(raw).map_err(EngineError::invalid)?,
+            Some(raw) if !raw.trim().is_empty() => {
+                parse_subject_id(raw).map_err(EngineError::invalid)?
+            }
             _ => generate_subject_id(),
         };
-        let values = validate_values(&self.schema, &input.values, true).map_err(|p| EngineError::Invalid(p, 0))?;
+        let values = validate_values(&self.schema, &input.values, true)
+            .map_err(|p| EngineError::Invalid(p, 0))?;
         let subject = self.seal_new(id.clone(), &values);
-        self.store.insert_subjects(&mut std::iter::once(Ok(vec![subject])))?;
+        self.store
+            .insert_subjects(&mut std::iter::once(Ok(vec![subject])))?;
         tracing::info!(principal = who.name(), action = "create", subject = %id);
         Ok(id)
     }
@@ -130,7 +151,11 @@ impl Vault {
 
     /// Decrypts the fields at `indexes` of one subject. The only place that
     /// turns ciphertexts into values.
-    pub(crate) fn open_fields(&self, id: &SubjectId, indexes: &[usize]) -> Result<SubjectRecord, EngineError> {
+    pub(crate) fn open_fields(
+        &self,
+        id: &SubjectId,
+        indexes: &[usize],
+    ) -> Result<SubjectRecord, EngineError> {
         let stored = self
             .store
             .subject(id)?
@@ -164,19 +189,22 @@ impl Vault {
                     .map(|(_, v)| FieldValue::from_canonical(v.clone()))
             } else {
                 match (stored.sealed.iter().find(|(k, _)| k == name), &key) {
-                    (Some((_, sealed)), Some(key)) => Some(key.open(name, sealed).map_err(|source| {
-                        EngineError::Integrity {
+                    (Some((_, sealed)), Some(key)) => Some(key.open(name, sealed).map_err(
+                        |source| EngineError::Integrity {
                             subject: id.clone(),
                             field: name.to_string(),
                             source,
-                        }
-                    })?),
+                        },
+                    )?),
                     _ => None,
                 }
             };
             fields.push((name.clone(), value));
         }
-        Ok(SubjectRecord { id: id.clone(), fields })
+        Ok(SubjectRecord {
+            id: id.clone(),
+            fields,
+        })
     }
 
     /// Changes some fields of a subject. An empty value clears a field.
@@ -187,9 +215,12 @@ impl Vault {
         values: &[(String, String)],
     ) -> Result<(), EngineError> {
         if values.is_empty() {
-            return Err(EngineError::invalid(Problem::general("no fields to update")));
+            return Err(EngineError::invalid(Problem::general(
+                "no fields to update",
+            )));
         }
-        let valid = validate_values(&self.schema, values, false).map_err(|p| EngineError::Invalid(p, 0))?;
+        let valid =
+            validate_values(&self.schema, values, false).map_err(|p| EngineError::Invalid(p, 0))?;
         let stored = self
             .store
             .subject(id)?
@@ -208,7 +239,10 @@ impl Vault {
             ..SubjectChange::default()
         };
         for (name, _) in values {
-            if !valid.iter().any(|(i, _)| self.schema.fields()[*i].name().as_str() == name) {
+            if !valid
+                .iter()
+                .any(|(i, _)| self.schema.fields()[*i].name().as_str() == name)
+            {
                 // Validated above, so the name is a known field given empty.
                 if let Some(spec) = self.schema.field(name) {
                     change.clear.push(spec.name().clone());
@@ -216,7 +250,14 @@ impl Vault {
             }
         }
         for (index, value) in &valid {
-            self.seal_value(&key, *index, value, &mut change.scope, &mut change.sealed, &mut change.lookups);
+            self.seal_value(
+                &key,
+                *index,
+                value,
+                &mut change.scope,
+                &mut change.sealed,
+                &mut change.lookups,
+            );
         }
         self.store.update_subject(id, &change)?;
         tracing::info!(principal = who.name(), action = "update", subject = %id, fields = values.len());
@@ -225,7 +266,12 @@ impl Vault {
 
     /// Finds subjects by exact match on a lookup field, through its blind
     /// index; nothing is decrypted.
-    pub fn find_subjects(&self, who: &Principal, field: &str, raw: &str) -> Result<Vec<SubjectId>, EngineError> {
+    pub fn find_subjects(
+        &self,
+        who: &Principal,
+        field: &str,
+        raw: &str,
+    ) -> Result<Vec<SubjectId>, EngineError> {
         let spec = self
             .schema
             .require_field(field)
@@ -240,16 +286,26 @@ impl Vault {
                 .collect();
             return Err(EngineError::invalid(Problem::field(
                 field,
-                format!("is not a lookup field (lookup fields: {})", lookups.join(", ")),
+                format!(
+                    "is not a lookup field (lookup fields: {})",
+                    lookups.join(", ")
+                ),
             )));
         }
         let value = spec
             .parse_value(raw)
             .map_err(|e| EngineError::invalid(Problem::field(field, e.to_string())))?
-            .ok_or_else(|| EngineError::invalid(Problem::field(field, "needs a value to search for")))?;
+            .ok_or_else(|| {
+                EngineError::invalid(Problem::field(field, "needs a value to search for"))
+            })?;
         let digest = self.keyring.blind_index(spec.name(), &value);
         let found = self.store.find(spec.name().as_str(), &digest.0)?;
-        tracing::info!(principal = who.name(), action = "find", field, matches = found.len());
+        tracing::info!(
+            principal = who.name(),
+            action = "find",
+            field,
+            matches = found.len()
+        );
         Ok(found)
     }
 
@@ -267,12 +323,22 @@ impl Vault {
         let next_after = (subjects.len() == limit)
             .then(|| subjects.last().map(|s| s.id.clone()))
             .flatten();
-        tracing::info!(principal = who.name(), action = "list", count = subjects.len());
-        Ok(SubjectPage { subjects, next_after })
+        tracing::info!(
+            principal = who.name(),
+            action = "list",
+            count = subjects.len()
+        );
+        Ok(SubjectPage {
+            subjects,
+            next_after,
+        })
     }
 
     /// Parses `field=value` filters, which apply to scope attributes only.
-    pub(crate) fn scope_filters(&self, raw: &[(String, String)]) -> Result<Vec<ScopeFilter>, EngineError> {
+    pub(crate) fn scope_filters(
+        &self,
+        raw: &[(String, String)],
+    ) -> Result<Vec<ScopeFilter>, EngineError> {
         let mut problems = Vec::new();
         let mut filters = Vec::with_capacity(raw.len());
         for (field, value) in raw {
@@ -284,10 +350,17 @@ impl Vault {
                 }
             };
             if !spec.is_scope() {
-                let scope: Vec<&str> = self.schema.scope_fields().map(|f| f.name().as_str()).collect();
+                let scope: Vec<&str> = self
+                    .schema
+                    .scope_fields()
+                    .map(|f| f.name().as_str())
+                    .collect();
                 problems.push(Problem::field(
                     field,
-                    format!("is not a scope attribute; filters apply to {}", scope.join(", ")),
+                    format!(
+                        "is not a scope attribute; filters apply to {}",
+                        scope.join(", ")
+                    ),
                 ));
                 continue;
             }

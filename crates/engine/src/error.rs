@@ -94,7 +94,9 @@ pub enum EngineError {
     #[error("`{0}` already holds a custos vault; choose another --dir")]
     AlreadyAVault(PathBuf),
     /// The vault was made by a newer version.
-    #[error("the vault at `{dir}` has format {found}, newer than this custos supports ({supported}); upgrade custos")]
+    #[error(
+        "the vault at `{dir}` has format {found}, newer than this custos supports ({supported}); upgrade custos"
+    )]
     TooNew {
         /// The vault directory.
         dir: PathBuf,

@@ -62,7 +62,9 @@ impl Vault {
                     .iter()
                     .map(|(_, v)| neutralise(v.as_ref().map_or("", |v| v.as_str())))
                     .collect();
-                writer.write_record(cells.iter().map(|c| c.as_bytes())).map_err(io)?;
+                writer
+                    .write_record(cells.iter().map(|c| c.as_bytes()))
+                    .map_err(io)?;
                 rows += 1;
             }
             if page.len() < MAX_PAGE {
@@ -74,7 +76,12 @@ impl Vault {
             what: "cannot write the export".to_owned(),
             source,
         })?;
-        tracing::info!(principal = who.name(), action = "export", rows, fields = fields.len());
+        tracing::info!(
+            principal = who.name(),
+            action = "export",
+            rows,
+            fields = fields.len()
+        );
         Ok(ExportReport { rows, fields })
     }
 }

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Mutex};
 
 use csv::ByteRecord;
 use custos_model::SubjectId;
@@ -117,11 +117,15 @@ struct Columns {
     id_column: Option<usize>,
 }
 
-enum RowError {
-    Problems(Vec<Problem>),
-    /// The row is not valid UTF-8 and the encoding is `Auto`.
-    NotUtf8,
+/// One data row, parsed.
+struct ParsedRow {
+    id: Option<SubjectId>,
+    values: ValidValues,
+    problems: Vec<Problem>,
 }
+
+/// The row is not valid UTF-8 while the encoding is `Auto`.
+struct NotUtf8;
 
 /// Problems collected up to [`MAX_PROBLEMS`], the rest counted.
 #[derive(Default)]
@@ -155,9 +159,9 @@ fn decode(bytes: &[u8], encoding: Encoding) -> Option<Cow<'_, str>> {
 /// validation then rejects.
 fn windows_1252(b: u8) -> char {
     const HIGH: [u16; 32] = [
-        0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
-        0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
-        0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
+        0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+        0x2039, 0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013,
+        0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
     ];
     match b {
         0x80..=0x9F => char::from_u32(u32::from(HIGH[usize::from(b - 0x80)])).unwrap_or('\u{FFFD}'),
@@ -194,13 +198,16 @@ impl Vault {
         options: &ImportOptions,
         progress: &(dyn Fn(ImportProgress) + Sync),
     ) -> Result<ImportReport, EngineError> {
-        let (rows, encoding, columns) = match self.validate_csv(input, options, options.encoding, progress)? {
-            Some(validated) => validated,
-            // Not UTF-8 while the encoding is auto: read it as Excel wrote it.
-            None => self
-                .validate_csv(input, options, Encoding::Windows1252, progress)?
-                .ok_or_else(|| EngineError::invalid(Problem::general("cannot decode the file")))?,
-        };
+        let (rows, encoding, columns) =
+            match self.validate_csv(input, options, options.encoding, progress)? {
+                Some(validated) => validated,
+                // Not UTF-8 while the encoding is auto: read it as Excel wrote it.
+                None => self
+                    .validate_csv(input, options, Encoding::Windows1252, progress)?
+                    .ok_or_else(|| {
+                        EngineError::invalid(Problem::general("cannot decode the file"))
+                    })?,
+            };
         let mut report = ImportReport {
             rows,
             imported: 0,
@@ -208,15 +215,30 @@ impl Vault {
             encoding,
         };
         if options.dry_run || rows == 0 {
-            tracing::info!(principal = who.name(), action = "import", dry_run = options.dry_run, rows);
+            tracing::info!(
+                principal = who.name(),
+                action = "import",
+                dry_run = options.dry_run,
+                rows
+            );
             return Ok(report);
         }
         report.imported = self.write_csv_rows(input, &columns, encoding, progress)?;
-        tracing::info!(principal = who.name(), action = "import", rows, imported = report.imported);
+        tracing::info!(
+            principal = who.name(),
+            action = "import",
+            rows,
+            imported = report.imported
+        );
         Ok(report)
     }
 
-    fn header(&self, record: &ByteRecord, options: &ImportOptions, encoding: Encoding) -> Result<Columns, Vec<Problem>> {
+    fn header(
+        &self,
+        record: &ByteRecord,
+        options: &ImportOptions,
+        encoding: Encoding,
+    ) -> Result<Columns, Vec<Problem>> {
         let mut problems = Vec::new();
         let mut fields = Vec::with_capacity(record.len());
         let known = || {
@@ -241,14 +263,20 @@ impl Vault {
                 problems.push(at("the header is not valid text".to_owned()));
                 continue;
             };
-            let name = name.trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
+            let name = name
+                .trim_start_matches('\u{feff}')
+                .trim()
+                .to_ascii_lowercase();
             match field_index(&self.schema, &name) {
                 Some(index) if fields.contains(&index) => {
                     problems.push(at(format!("duplicate column `{name}`")));
                 }
                 Some(index) => fields.push(index),
                 None => {
-                    problems.push(at(format!("unknown column name (expected one of the schema's fields: {})", known())));
+                    problems.push(at(format!(
+                        "unknown column name (expected one of the schema's fields: {})",
+                        known()
+                    )));
                     fields.push(usize::MAX);
                 }
             }
@@ -258,16 +286,23 @@ impl Vault {
                 row: Some(1),
                 column: None,
                 field: None,
-                message: format!("the first row is not a header: none of its cells names a field ({})", known()),
+                message: format!(
+                    "the first row is not a header: none of its cells names a field ({})",
+                    known()
+                ),
             }]);
         }
-        let id_column = fields.iter().position(|&f| self.schema.fields().get(f).is_some_and(|s| s.is_id()));
+        let id_column = fields
+            .iter()
+            .position(|&f| self.schema.fields().get(f).is_some_and(|s| s.is_id()));
         match (id_column, options.generate_ids) {
             (None, false) => problems.push(Problem {
                 row: Some(1),
                 column: None,
                 field: None,
-                message: "there is no `id` column (add the membership numbers, or pass --generate-ids)".to_owned(),
+                message:
+                    "there is no `id` column (add the membership numbers, or pass --generate-ids)"
+                        .to_owned(),
             }),
             (Some(c), true) => problems.push(Problem {
                 row: Some(1),
@@ -278,7 +313,12 @@ impl Vault {
             _ => {}
         }
         for spec in self.schema.fields() {
-            let present = fields.iter().any(|&f| self.schema.fields().get(f).is_some_and(|s| s.name() == spec.name()));
+            let present = fields.iter().any(|&f| {
+                self.schema
+                    .fields()
+                    .get(f)
+                    .is_some_and(|s| s.name() == spec.name())
+            });
             if spec.is_required() && !spec.is_id() && !present {
                 problems.push(Problem {
                     row: Some(1),
@@ -295,15 +335,22 @@ impl Vault {
         }
     }
 
+    /// Parses one data row. The id is returned even when other cells have
+    /// problems, so that duplicate ids are still detected.
     fn parse_row(
         &self,
         columns: &Columns,
         record: &ByteRecord,
         row: u64,
         encoding: Encoding,
-    ) -> Result<(Option<SubjectId>, ValidValues), RowError> {
+    ) -> Result<ParsedRow, NotUtf8> {
+        let mut parsed = ParsedRow {
+            id: None,
+            values: Vec::with_capacity(record.len()),
+            problems: Vec::new(),
+        };
         if record.len() != columns.fields.len() {
-            return Err(RowError::Problems(vec![Problem {
+            parsed.problems.push(Problem {
                 row: Some(row),
                 column: None,
                 field: None,
@@ -312,11 +359,9 @@ impl Vault {
                     record.len(),
                     columns.fields.len()
                 ),
-            }]));
+            });
+            return Ok(parsed);
         }
-        let mut problems = Vec::new();
-        let mut id = None;
-        let mut values = Vec::with_capacity(record.len());
         for (i, cell) in record.iter().enumerate() {
             let spec = &self.schema.fields()[columns.fields[i]];
             let at = |message: String| Problem {
@@ -327,31 +372,28 @@ impl Vault {
             };
             let Some(text) = decode(cell, encoding) else {
                 if encoding == Encoding::Auto {
-                    return Err(RowError::NotUtf8);
+                    return Err(NotUtf8);
                 }
-                problems.push(at(
-                    "is not valid UTF-8 (if Excel saved the file, pass --encoding windows-1252)".to_owned(),
+                parsed.problems.push(at(
+                    "is not valid UTF-8 (if Excel saved the file, pass --encoding windows-1252)"
+                        .to_owned(),
                 ));
                 continue;
             };
             if Some(i) == columns.id_column {
                 match parse_subject_id(&text) {
-                    Ok(parsed) => id = Some(parsed),
-                    Err(p) => problems.push(at(p.message)),
+                    Ok(id) => parsed.id = Some(id),
+                    Err(p) => parsed.problems.push(at(p.message)),
                 }
                 continue;
             }
             match spec.parse_value(&text) {
-                Ok(Some(value)) => values.push((columns.fields[i], value)),
+                Ok(Some(value)) => parsed.values.push((columns.fields[i], value)),
                 Ok(None) => {}
-                Err(e) => problems.push(at(e.to_string())),
+                Err(e) => parsed.problems.push(at(e.to_string())),
             }
         }
-        if problems.is_empty() {
-            Ok((id, values))
-        } else {
-            Err(RowError::Problems(problems))
-        }
+        Ok(parsed)
     }
 
     /// Pass one. Returns `None` if the file must be re-read as Windows-1252.
@@ -369,12 +411,21 @@ impl Vault {
             .read_byte_record(&mut record)
             .map_err(|e| EngineError::invalid(csv_problem(1, &e)))?;
         if !has_header {
-            return Err(EngineError::invalid(Problem::general("the file is empty (expected a header row)")));
+            return Err(EngineError::invalid(Problem::general(
+                "the file is empty (expected a header row)",
+            )));
         }
-        let header_encoding = if encoding == Encoding::Auto { Encoding::Utf8 } else { encoding };
+        let header_encoding = if encoding == Encoding::Auto {
+            Encoding::Utf8
+        } else {
+            encoding
+        };
         let columns = match self.header(&record, options, header_encoding) {
             Ok(columns) => columns,
-            Err(_) if encoding == Encoding::Auto && record.iter().any(|c| std::str::from_utf8(c).is_err()) => {
+            Err(_)
+                if encoding == Encoding::Auto
+                    && record.iter().any(|c| std::str::from_utf8(c).is_err()) =>
+            {
                 return Ok(None);
             }
             Err(list) => return Err(EngineError::Invalid(list, 0)),
@@ -391,20 +442,19 @@ impl Vault {
                     break;
                 }
             }
-            match self.parse_row(&columns, &record, row, encoding) {
-                Ok((Some(id), _)) => {
-                    if let Some(first) = ids.insert(id.clone(), row) {
-                        problems.push(Problem {
-                            row: Some(row),
-                            column: columns.id_column.map(|c| c + 1),
-                            field: Some("id".to_owned()),
-                            message: format!("duplicates the id in row {first}"),
-                        });
-                    }
+            let Ok(parsed) = self.parse_row(&columns, &record, row, encoding) else {
+                return Ok(None);
+            };
+            parsed.problems.into_iter().for_each(|p| problems.push(p));
+            if let Some(id) = parsed.id {
+                if let Some(first) = ids.insert(id, row) {
+                    problems.push(Problem {
+                        row: Some(row),
+                        column: columns.id_column.map(|c| c + 1),
+                        field: Some("id".to_owned()),
+                        message: format!("duplicates the id in row {first}"),
+                    });
                 }
-                Ok((None, _)) => {}
-                Err(RowError::NotUtf8) => return Ok(None),
-                Err(RowError::Problems(list)) => list.into_iter().for_each(|p| problems.push(p)),
             }
             if row % 10_000 == 0 {
                 progress(ImportProgress::Validated(row - 1));
@@ -417,7 +467,11 @@ impl Vault {
             problems.list.sort_by_key(|p| (p.row, p.column));
             return Err(EngineError::Invalid(problems.list, problems.more));
         }
-        let encoding = if encoding == Encoding::Auto { Encoding::Utf8 } else { encoding };
+        let encoding = if encoding == Encoding::Auto {
+            Encoding::Utf8
+        } else {
+            encoding
+        };
         Ok(Some((rows, encoding, columns)))
     }
 
@@ -470,24 +524,33 @@ impl Vault {
                         Ok(true) => {}
                         Ok(false) => break,
                         Err(e) => {
-                            let _ = raw_tx.send(Err(Box::new(EngineError::invalid(csv_problem(row, &e)))));
+                            let _ = raw_tx
+                                .send(Err(Box::new(EngineError::invalid(csv_problem(row, &e)))));
                             return;
                         }
                     }
                     match self.parse_row(columns, &record, row, encoding) {
-                        Ok((id, values)) => batch.push((id.unwrap_or_else(generate_subject_id), values)),
+                        Ok(parsed) if parsed.problems.is_empty() => {
+                            batch.push((
+                                parsed.id.unwrap_or_else(generate_subject_id),
+                                parsed.values,
+                            ));
+                        }
                         // Validated already, so the file changed under us.
-                        Err(_) => {
+                        _ => {
                             let _ = raw_tx.send(Err(Box::new(EngineError::invalid(Problem {
                                 row: Some(row),
                                 column: None,
                                 field: None,
-                                message: "changed while it was being imported; nothing was imported".to_owned(),
+                                message:
+                                    "changed while it was being imported; nothing was imported"
+                                        .to_owned(),
                             }))));
                             return;
                         }
                     }
-                    if batch.len() == BATCH && raw_tx.send(Ok(std::mem::take(&mut batch))).is_err() {
+                    if batch.len() == BATCH && raw_tx.send(Ok(std::mem::take(&mut batch))).is_err()
+                    {
                         return;
                     }
                 }

@@ -22,6 +22,7 @@ mod vault_dir;
 pub mod wire;
 
 pub use access::{FieldSelection, SubjectPage};
+pub use custos_store::Erasure;
 pub use error::{EngineError, ErrorKind, Problem};
 pub use export::ExportReport;
 pub use import::{CsvInput, Encoding, ImportOptions, ImportProgress, ImportReport};
@@ -29,4 +30,3 @@ pub use principal::{AuthMethod, Principal};
 pub use record::{SubjectInput, SubjectRecord};
 pub use rotation::{NewMasterKey, RotationReport};
 pub use vault::{InitKey, InitOptions, Initialized, KeyAccess, OpenOptions, Vault, VaultInfo};
-pub use custos_store::Erasure;

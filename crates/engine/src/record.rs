@@ -40,12 +40,17 @@ pub(crate) fn validate_values(
     let mut seen: Vec<usize> = Vec::with_capacity(values.len());
     for (name, raw) in values {
         let Some(index) = field_index(schema, name) else {
-            problems.push(Problem::general(schema.require_field(name).err().unwrap_or_default()));
+            problems.push(Problem::general(
+                schema.require_field(name).err().unwrap_or_default(),
+            ));
             continue;
         };
         let spec = &schema.fields()[index];
         if spec.is_id() {
-            problems.push(Problem::field(name, "is the subject id; give it as `id`, not as a field"));
+            problems.push(Problem::field(
+                name,
+                "is the subject id; give it as `id`, not as a field",
+            ));
             continue;
         }
         if seen.contains(&index) {
@@ -66,11 +71,18 @@ pub(crate) fn validate_values(
             }
         }
     }
-    if problems.is_empty() { Ok(valid) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(valid)
+    } else {
+        Err(problems)
+    }
 }
 
 pub(crate) fn field_index(schema: &Schema, name: &str) -> Option<usize> {
-    schema.fields().iter().position(|f| f.name().as_str() == name)
+    schema
+        .fields()
+        .iter()
+        .position(|f| f.name().as_str() == name)
 }
 
 /// Parses a subject id, as a problem naming the `id` field if invalid.

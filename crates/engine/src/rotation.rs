@@ -56,9 +56,14 @@ impl Vault {
             source,
         })?;
         if lock.try_lock().is_err() {
-            return Err(EngineError::Config("another key rotation is running on this vault".to_owned()));
+            return Err(EngineError::Config(
+                "another key rotation is running on this vault".to_owned(),
+            ));
         }
-        let (master, provider, pending): (MasterKey, Box<dyn KeyProvider>, Pending) = match (&self.config.key, new) {
+        let (master, provider, pending): (MasterKey, Box<dyn KeyProvider>, Pending) = match (
+            &self.config.key,
+            new,
+        ) {
             (KeyConfig::File { path }, NewMasterKey::File) => {
                 let current = self.key_file_in_use(path);
                 let pending = pending_key_file(&current);
@@ -67,7 +72,11 @@ impl Vault {
                 let _ = fs::remove_file(&pending);
                 let master = MasterKey::generate();
                 KeyFile::create(&pending, &master)?;
-                (master, Box::new(KeyFile::at(&current)), Pending::KeyFile { current, pending })
+                (
+                    master,
+                    Box::new(KeyFile::at(&current)),
+                    Pending::KeyFile { current, pending },
+                )
             }
             (KeyConfig::Passphrase { .. }, NewMasterKey::Passphrase(secret)) => {
                 let provider = Passphrase::for_new_vault(secret)?;
@@ -81,7 +90,8 @@ impl Vault {
             }
             (KeyConfig::File { .. }, NewMasterKey::Passphrase(_)) => {
                 return Err(EngineError::Config(
-                    "this vault's master key is a key file; rotate it without a new passphrase".to_owned(),
+                    "this vault's master key is a key file; rotate it without a new passphrase"
+                        .to_owned(),
                 ));
             }
             (KeyConfig::Passphrase { .. }, NewMasterKey::File) => {
@@ -96,7 +106,12 @@ impl Vault {
         let committed = self.store.rewrap_keys(
             &mut |id, version, wrapped| {
                 old_ring
-                    .rewrap_data_key(&new_ring, id, version, &WrappedDataKey::from_bytes(wrapped.to_vec()))
+                    .rewrap_data_key(
+                        &new_ring,
+                        id,
+                        version,
+                        &WrappedDataKey::from_bytes(wrapped.to_vec()),
+                    )
                     .map(|w| w.as_bytes().to_vec())
                     .map_err(|e| format!("subject `{id}`: {e}").into())
             },

@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use custos_crypto::{ApiToken, KeyError, KeyFile, KeyProvider, Keyring, MasterKey, Passphrase, SealedVaultKeys, TokenDigest};
-use custos_model::{Schema, VaultId, DEFAULT_SCHEMA_TOML};
+use custos_crypto::{
+    ApiToken, KeyError, KeyFile, KeyProvider, Keyring, MasterKey, Passphrase, SealedVaultKeys,
+    TokenDigest,
+};
+use custos_model::{DEFAULT_SCHEMA_TOML, Schema, VaultId};
 use custos_store::{SqliteOptions, SqliteStore, Store};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -127,7 +130,10 @@ impl Vault {
             })?,
             None => DEFAULT_SCHEMA_TOML.to_owned(),
         };
-        let schema_path = options.schema.clone().unwrap_or_else(|| PathBuf::from("(built-in party schema)"));
+        let schema_path = options
+            .schema
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("(built-in party schema)"));
         Schema::parse(&schema_text).map_err(|source| EngineError::Schema {
             path: schema_path,
             source,
@@ -188,7 +194,10 @@ impl Vault {
             }
             InitKey::Passphrase(secret) => {
                 let provider = Passphrase::for_new_vault(secret.clone())?;
-                (provider.master_key()?, KeyConfig::from_kdf(provider.params()))
+                (
+                    provider.master_key()?,
+                    KeyConfig::from_kdf(provider.params()),
+                )
             }
         };
         let (_, sealed) = Keyring::create(&master, &vault_id);
@@ -209,7 +218,9 @@ impl Vault {
         let config = VaultConfig {
             format: FORMAT,
             vault_id: vault_id.as_str().to_owned(),
-            created_at: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+            created_at: OffsetDateTime::now_utc()
+                .format(&Rfc3339)
+                .unwrap_or_default(),
             key: key_config,
         };
         dir.write_config(CONFIG_FILE, &config)?;
@@ -336,8 +347,13 @@ pub(crate) fn key_provider(
             access.key_file.clone().unwrap_or_else(|| dir.resolve(path)),
         )),
         KeyConfig::Passphrase { .. } => {
-            let secret = access.passphrase.clone().ok_or(KeyError::MissingPassphrase)?;
-            let params = key.kdf()?.ok_or_else(|| EngineError::Config("missing passphrase parameters".to_owned()))?;
+            let secret = access
+                .passphrase
+                .clone()
+                .ok_or(KeyError::MissingPassphrase)?;
+            let params = key
+                .kdf()?
+                .ok_or_else(|| EngineError::Config("missing passphrase parameters".to_owned()))?;
             Box::new(Passphrase::new(secret, params))
         }
     })
@@ -373,7 +389,8 @@ fn finish_interrupted_rotation(
                 return Err(wrong());
             }
             let provider = KeyFile::at(&pending);
-            let keyring = Keyring::open(&provider.master_key()?, vault_id, sealed).map_err(|_| wrong())?;
+            let keyring =
+                Keyring::open(&provider.master_key()?, vault_id, sealed).map_err(|_| wrong())?;
             fs::rename(&pending, &current).map_err(|source| EngineError::Io {
                 what: format!("cannot finish key rotation: rename `{}`", pending.display()),
                 source,

@@ -75,13 +75,15 @@ impl KeyConfig {
         else {
             return Ok(None);
         };
-        let bad = || EngineError::Config(format!("{CONFIG_FILE}: `key.salt` must be 32 hex digits"));
+        let bad =
+            || EngineError::Config(format!("{CONFIG_FILE}: `key.salt` must be 32 hex digits"));
         if salt.len() != 32 {
             return Err(bad());
         }
         let mut bytes = [0u8; 16];
         for (i, b) in bytes.iter_mut().enumerate() {
-            *b = u8::from_str_radix(salt.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16).map_err(|_| bad())?;
+            *b = u8::from_str_radix(salt.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
+                .map_err(|_| bad())?;
         }
         Ok(Some(KdfParams {
             salt: bytes,
@@ -161,9 +163,8 @@ impl VaultDir {
             }
         }
         let config: VaultConfig = toml::from_str(&text).map_err(invalid)?;
-        VaultId::parse(&config.vault_id).map_err(|e| {
-            EngineError::Config(format!("`{}`: `vault_id` {e}", path.display()))
-        })?;
+        VaultId::parse(&config.vault_id)
+            .map_err(|e| EngineError::Config(format!("`{}`: `vault_id` {e}", path.display())))?;
         Ok(Some(config))
     }
 
@@ -172,9 +173,8 @@ impl VaultDir {
     pub(crate) fn write_config(&self, name: &str, config: &VaultConfig) -> Result<(), EngineError> {
         let text = toml::to_string(config)
             .map_err(|e| EngineError::Config(format!("cannot encode vault configuration: {e}")))?;
-        let text = format!(
-            "# Custos vault configuration. Written by custos; edit with care.\n{text}"
-        );
+        let text =
+            format!("# Custos vault configuration. Written by custos; edit with care.\n{text}");
         self.write_atomically(name, text.as_bytes())
     }
 
@@ -194,7 +194,10 @@ impl VaultDir {
 
     pub(crate) fn promote(&self, from: &str, to: &str) -> Result<(), EngineError> {
         let io = |source| EngineError::Io {
-            what: format!("cannot rename `{from}` to `{to}` in `{}`", self.root.display()),
+            what: format!(
+                "cannot rename `{from}` to `{to}` in `{}`",
+                self.root.display()
+            ),
             source,
         };
         fs::rename(self.path(from), self.path(to)).map_err(io)?;

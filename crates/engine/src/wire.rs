@@ -58,7 +58,11 @@ pub fn raw_fields(fields: &Map<String, Value>) -> Result<Vec<(String, String)>, 
             Err(m) => problems.push(Problem::field(name, m)),
         }
     }
-    if problems.is_empty() { Ok(out) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
 }
 
 fn summary(s: &SubjectSummary) -> Value {

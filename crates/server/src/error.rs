@@ -33,19 +33,43 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, message, problems): (StatusCode, &str, String, &[Problem]) = match &self {
+        let (status, code, message, problems): (StatusCode, &str, String, &[Problem]) = match &self
+        {
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "invalid", m.clone(), &[]),
             Self::Engine(e) => match e.kind() {
-                ErrorKind::Invalid => (StatusCode::BAD_REQUEST, "invalid", "the request is invalid".to_owned(), e.problems()),
-                ErrorKind::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", e.to_string(), &[]),
+                ErrorKind::Invalid => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "the request is invalid".to_owned(),
+                    e.problems(),
+                ),
+                ErrorKind::Unauthenticated => (
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    e.to_string(),
+                    &[],
+                ),
                 ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found", e.to_string(), &[]),
                 ErrorKind::Conflict => (StatusCode::CONFLICT, "conflict", e.to_string(), &[]),
-                ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string(), &[]),
-                ErrorKind::Setup | ErrorKind::Integrity | ErrorKind::Internal => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, "internal", String::new(), &[])
-                }
+                ErrorKind::Unavailable => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    e.to_string(),
+                    &[],
+                ),
+                ErrorKind::Setup | ErrorKind::Integrity | ErrorKind::Internal => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    String::new(),
+                    &[],
+                ),
             },
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", String::new(), &[]),
+            Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                String::new(),
+                &[],
+            ),
         };
         let message = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
             let detail = match &self {
@@ -53,11 +77,13 @@ impl IntoResponse for ApiError {
                 Self::Internal(m) | Self::BadRequest(m) => m.clone(),
             };
             tracing::error!(error = %detail, "request failed");
-            "internal error; the server log has the detail under this request's x-request-id".to_owned()
+            "internal error; the server log has the detail under this request's x-request-id"
+                .to_owned()
         } else {
             message
         };
-        let mut body = json!({ "error": { "status": status.as_u16(), "code": code, "message": message } });
+        let mut body =
+            json!({ "error": { "status": status.as_u16(), "code": code, "message": message } });
         if !problems.is_empty() {
             body["error"]["problems"] = wire::problems(problems);
         }

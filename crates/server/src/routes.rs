@@ -9,7 +9,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use custos_engine::{CsvInput, Encoding, EngineError, FieldSelection, ImportOptions, SubjectInput, Vault, wire};
+use custos_engine::{
+    CsvInput, Encoding, EngineError, FieldSelection, ImportOptions, SubjectInput, Vault, wire,
+};
 use custos_model::SubjectId;
 use serde_json::{Map, Value, json};
 
@@ -30,7 +32,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/subjects/find", post(find_subjects))
         .route(
             "/v1/subjects/{id}",
-            get(read_subject).patch(update_subject).delete(erase_subject),
+            get(read_subject)
+                .patch(update_subject)
+                .delete(erase_subject),
         )
         .route("/v1/export", post(export))
         .route(
@@ -57,7 +61,9 @@ async fn blocking<T: Send + 'static>(
 fn json_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::bad_request("the request body must be a JSON object")),
+        Ok(_) => Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        )),
         Err(e) => Err(ApiError::bad_request(format!(
             "the request body is not valid JSON (line {}, column {})",
             e.line(),
@@ -76,13 +82,15 @@ fn string_list(value: Option<&Value>, key: &str) -> Result<Option<Vec<String>>, 
         Some(Value::Array(items)) => items
             .iter()
             .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| ApiError::bad_request(format!("`{key}` must be a list of field names")))
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    ApiError::bad_request(format!("`{key}` must be a list of field names"))
+                })
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(_) => Err(ApiError::bad_request(format!("`{key}` must be a list of field names"))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "`{key}` must be a list of field names"
+        ))),
     }
 }
 
@@ -91,7 +99,9 @@ fn fields_object(body: &Map<String, Value>) -> Result<Vec<(String, String)>, Api
         Some(Value::Object(fields)) => wire::raw_fields(fields)
             .map_err(|problems| ApiError::Engine(EngineError::Invalid(problems, 0))),
         None => Ok(Vec::new()),
-        Some(_) => Err(ApiError::bad_request("`fields` must be an object of field names to values")),
+        Some(_) => Err(ApiError::bad_request(
+            "`fields` must be an object of field names to values",
+        )),
     }
 }
 
@@ -103,7 +113,10 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-async fn vault_info(State(state): State<AppState>, Caller(_who): Caller) -> Result<Json<Value>, ApiError> {
+async fn vault_info(
+    State(state): State<AppState>,
+    Caller(_who): Caller,
+) -> Result<Json<Value>, ApiError> {
     let info = blocking(&state.vault, |v| v.info()).await?;
     Ok(Json(wire::info(&info)))
 }
@@ -123,15 +136,18 @@ async fn list_subjects(
     for (key, value) in params {
         match key.as_str() {
             "limit" => {
-                limit = value
-                    .parse()
-                    .map_err(|_| ApiError::bad_request("`limit` must be a positive whole number"))?;
+                limit = value.parse().map_err(|_| {
+                    ApiError::bad_request("`limit` must be a positive whole number")
+                })?;
             }
             "after" => after = Some(subject_id(&value)?),
             _ => filters.push((key, value)),
         }
     }
-    let page = blocking(&state.vault, move |v| v.list_subjects(&who, &filters, after.as_ref(), limit)).await?;
+    let page = blocking(&state.vault, move |v| {
+        v.list_subjects(&who, &filters, after.as_ref(), limit)
+    })
+    .await?;
     Ok(Json(wire::page(&page)))
 }
 
@@ -147,7 +163,10 @@ async fn create_subject(
         Some(_) => return Err(ApiError::bad_request("`id` must be a string")),
     };
     let values = fields_object(&body)?;
-    let id = blocking(&state.vault, move |v| v.create_subject(&who, SubjectInput { id, values })).await?;
+    let id = blocking(&state.vault, move |v| {
+        v.create_subject(&who, SubjectInput { id, values })
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id.as_str() }))))
 }
 
@@ -181,7 +200,10 @@ async fn update_subject(
     let id = subject_id(&id)?;
     let values = fields_object(&json_object(&body)?)?;
     let updated: Vec<String> = values.iter().map(|(k, _)| k.clone()).collect();
-    let id = blocking(&state.vault, move |v| v.update_subject(&who, &id, &values).map(|()| id)).await?;
+    let id = blocking(&state.vault, move |v| {
+        v.update_subject(&who, &id, &values).map(|()| id)
+    })
+    .await?;
     Ok(Json(json!({ "id": id.as_str(), "updated": updated })))
 }
 
@@ -191,7 +213,10 @@ async fn erase_subject(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = subject_id(&id)?;
-    let (id, erasure) = blocking(&state.vault, move |v| v.erase_subject(&who, &id).map(|e| (id, e))).await?;
+    let (id, erasure) = blocking(&state.vault, move |v| {
+        v.erase_subject(&who, &id).map(|e| (id, e))
+    })
+    .await?;
     Ok(Json(wire::erasure(id.as_str(), &erasure)))
 }
 
@@ -213,10 +238,16 @@ async fn find_subjects(
         .map_err(|m| ApiError::bad_request(format!("`value` {m}")))?
         .ok_or_else(|| ApiError::bad_request("`value` is required"))?;
     let ids = blocking(&state.vault, move |v| v.find_subjects(&who, &field, &value)).await?;
-    Ok(Json(json!({ "subjects": ids.iter().map(SubjectId::as_str).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "subjects": ids.iter().map(SubjectId::as_str).collect::<Vec<_>>() }),
+    ))
 }
 
-async fn export(State(state): State<AppState>, Caller(who): Caller, body: Bytes) -> Result<Response, ApiError> {
+async fn export(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let body = json_object(&body)?;
     let selection = match string_list(body.get("fields"), "fields")? {
         Some(fields) => FieldSelection::Only(fields),
@@ -224,12 +255,19 @@ async fn export(State(state): State<AppState>, Caller(who): Caller, body: Bytes)
     };
     let filters = match body.get("filters") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Object(map)) => wire::raw_fields(map).map_err(|p| ApiError::Engine(EngineError::Invalid(p, 0)))?,
-        Some(_) => return Err(ApiError::bad_request("`filters` must be an object of scope attributes to values")),
+        Some(Value::Object(map)) => {
+            wire::raw_fields(map).map_err(|p| ApiError::Engine(EngineError::Invalid(p, 0)))?
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "`filters` must be an object of scope attributes to values",
+            ));
+        }
     };
     let csv = blocking(&state.vault, move |v| {
         let mut out = Vec::new();
-        v.export_csv(&who, &mut out, &selection, &filters).map(|_| out)
+        v.export_csv(&who, &mut out, &selection, &filters)
+            .map(|_| out)
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
@@ -254,7 +292,11 @@ async fn import(
         None | Some("auto") => Encoding::Auto,
         Some("utf-8") => Encoding::Utf8,
         Some("windows-1252") => Encoding::Windows1252,
-        Some(_) => return Err(ApiError::bad_request("`encoding` must be auto, utf-8 or windows-1252")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "`encoding` must be auto, utf-8 or windows-1252",
+            ));
+        }
     };
     let options = ImportOptions {
         dry_run: params.dry_run,

@@ -372,9 +372,10 @@ impl Store for SqliteStore {
                 let sql = format!("SELECT id FROM subjects WHERE id IN ({placeholders})");
                 let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
                 let rows = stmt
-                    .query_map(rusqlite::params_from_iter(chunk.iter().map(SubjectId::as_str)), |r| {
-                        r.get::<_, String>(0)
-                    })
+                    .query_map(
+                        rusqlite::params_from_iter(chunk.iter().map(SubjectId::as_str)),
+                        |r| r.get::<_, String>(0),
+                    )
                     .map_err(db)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(db)?;

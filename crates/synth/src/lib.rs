@@ -88,7 +88,7 @@ impl Generator {
     /// A generator for `seed`. Equal seeds give identical members.
     pub fn new(seed: u64) -> Self {
         let mut phone_mul = (mix(seed ^ 0x7068_6f6e_655f_6d75) % PHONE_SPACE) | 1;
-        if phone_mul % 5 == 0 {
+        if phone_mul.is_multiple_of(5) {
             // Adding 2 keeps it odd and makes it not a multiple of 5; PHONE_SPACE
             // is a multiple of 10, so the reduction preserves both.
             phone_mul = (phone_mul + 2) % PHONE_SPACE;

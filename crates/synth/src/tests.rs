@@ -13,7 +13,7 @@ const SEED: u64 = 42;
 // ---------------------------------------------------------------- checkers
 
 fn is_leap(y: u32) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
 }
 
 /// Parses a strict `YYYY-MM-DD` calendar date.
@@ -189,7 +189,7 @@ fn check_member(generator: &Generator, index: u64, m: &Member) -> Result<(), Str
     let left = col("left_on");
     parse_date(joined).ok_or_else(|| format!("bad joined_on {joined:?}"))?;
     let sixteenth = format!("{:04}-{bm:02}-{bd:02}", by + 16);
-    if !(joined >= "1990-01-01" && joined <= "2025-12-31" && joined > sixteenth.as_str()) {
+    if !(("1990-01-01"..="2025-12-31").contains(&joined) && joined > sixteenth.as_str()) {
         return Err(format!("joined_on {joined} (born {dob})"));
     }
     match status {
@@ -393,10 +393,11 @@ fn phone_slots_are_a_bijection() {
     let mut adjusted = false;
     for seed in 0..10_000 {
         let g = Generator::new(seed);
-        assert!(g.phone_mul % 2 == 1 && g.phone_mul % 5 != 0, "seed {seed}");
+        let coprime = !g.phone_mul.is_multiple_of(2) && !g.phone_mul.is_multiple_of(5);
+        assert!(coprime, "seed {seed}");
         assert!(g.phone_mul < PHONE_SPACE && g.phone_add < PHONE_SPACE);
-        adjusted |= mix(seed ^ 0x7068_6f6e_655f_6d75) % PHONE_SPACE % 5 == 0
-            || (mix(seed ^ 0x7068_6f6e_655f_6d75) % PHONE_SPACE | 1) % 5 == 0;
+        let unadjusted = (mix(seed ^ 0x7068_6f6e_655f_6d75) % PHONE_SPACE) | 1;
+        adjusted |= unadjusted.is_multiple_of(5);
     }
     assert!(adjusted, "no seed exercised the coprime adjustment");
     // Distinct indices far apart still get distinct slots.

@@ -1,0 +1,10 @@
+//! The HTTP API, tested over real HTTP on loopback against a real vault.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod support;
+
+mod auth;
+mod contract;
+mod subjects;
+mod transfer;
