@@ -1,0 +1,11 @@
+//! The `custos` binary, run as a user would run it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod support;
+
+mod demo;
+mod errors;
+mod keys;
+mod serve;
+mod subjects;
