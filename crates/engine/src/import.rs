@@ -117,6 +117,9 @@ struct Columns {
     id_column: Option<usize>,
 }
 
+/// Parsed rows on their way from the reader to the sealers.
+type RawBatch = Result<Vec<(SubjectId, ValidValues)>, BoxError>;
+
 /// One data row, parsed.
 struct ParsedRow {
     id: Option<SubjectId>,
@@ -446,17 +449,15 @@ impl Vault {
                 return Ok(None);
             };
             parsed.problems.into_iter().for_each(|p| problems.push(p));
-            if let Some(id) = parsed.id {
-                if let Some(first) = ids.insert(id, row) {
-                    problems.push(Problem {
-                        row: Some(row),
-                        column: columns.id_column.map(|c| c + 1),
-                        field: Some("id".to_owned()),
-                        message: format!("duplicates the id in row {first}"),
-                    });
-                }
+            if let Some(first) = parsed.id.and_then(|id| ids.insert(id, row)) {
+                problems.push(Problem {
+                    row: Some(row),
+                    column: columns.id_column.map(|c| c + 1),
+                    field: Some("id".to_owned()),
+                    message: format!("duplicates the id in row {first}"),
+                });
             }
-            if row % 10_000 == 0 {
+            if row.is_multiple_of(10_000) {
                 progress(ImportProgress::Validated(row - 1));
             }
         }
@@ -503,10 +504,9 @@ impl Vault {
         encoding: Encoding,
         progress: &(dyn Fn(ImportProgress) + Sync),
     ) -> Result<u64, EngineError> {
-        type Batch = Result<Vec<(SubjectId, ValidValues)>, BoxError>;
         let reader_input = input.open()?;
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (raw_tx, raw_rx) = sync_channel::<Batch>(workers * 2);
+        let (raw_tx, raw_rx) = sync_channel::<RawBatch>(workers * 2);
         // Shared by the sealers, so that the receiver closes when the last one
         // stops and a blocked reader then stops too.
         let raw_rx = Arc::new(Mutex::new(raw_rx));
@@ -589,7 +589,7 @@ impl Vault {
 
 fn seal_batches(
     vault: &Vault,
-    raw: &Mutex<Receiver<Result<Vec<(SubjectId, ValidValues)>, BoxError>>>,
+    raw: &Mutex<Receiver<RawBatch>>,
     sealed: &std::sync::mpsc::SyncSender<Result<Vec<NewSubject>, BoxError>>,
 ) {
     loop {

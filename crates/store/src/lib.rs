@@ -14,6 +14,10 @@ mod sqlite;
 mod types;
 
 pub use error::{BoxError, StoreError};
+
+/// Re-wraps one subject's data key: gets the subject id, key version and
+/// wrapped key, and returns the new wrapped key.
+pub type RewrapFn<'a> = dyn FnMut(&SubjectId, u32, &[u8]) -> Result<Vec<u8>, BoxError> + 'a;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use types::{
     Digest, Erasure, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,
@@ -66,11 +70,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn counts(&self) -> Result<(u64, u64), StoreError>;
 
     /// Replaces every wrapped key, and the given metadata, in one transaction.
-    /// `rewrap` gets a subject's id, key version and wrapped key, and returns
-    /// the new wrapped key. Returns the number of keys rewrapped.
+    /// Returns the number of keys rewrapped.
     fn rewrap_keys(
         &self,
-        rewrap: &mut dyn FnMut(&SubjectId, u32, &[u8]) -> Result<Vec<u8>, BoxError>,
+        rewrap: &mut RewrapFn<'_>,
         meta: &[(&str, &[u8])],
     ) -> Result<u64, StoreError>;
 }

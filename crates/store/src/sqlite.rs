@@ -15,12 +15,12 @@ use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use crate::Store;
 use crate::codec::{decode, decode_text, encode};
 use crate::error::{BoxError, StoreError};
 use crate::types::{
     Digest, Erasure, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,
 };
+use crate::{RewrapFn, Store};
 
 /// The store format this build writes and reads.
 const FORMAT: i64 = 1;
@@ -573,7 +573,7 @@ impl Store for SqliteStore {
 
     fn rewrap_keys(
         &self,
-        rewrap: &mut dyn FnMut(&SubjectId, u32, &[u8]) -> Result<Vec<u8>, BoxError>,
+        rewrap: &mut RewrapFn<'_>,
         meta: &[(&str, &[u8])],
     ) -> Result<u64, StoreError> {
         const CHUNK: usize = 1000;
