@@ -140,7 +140,6 @@ pub(crate) fn run(load: &Load) -> anyhow::Result<LoadRun> {
         let end = measure_from + load.duration;
         let host: Arc<str> = load.addr.to_string().into();
         let mut tasks = Vec::with_capacity(load.connections);
-        let mut cpu_before = None;
         for (c, stream) in streams.into_iter().enumerate() {
             let ids = Arc::clone(&load.ids);
             let token = Arc::clone(&load.token);
@@ -153,7 +152,7 @@ pub(crate) fn run(load: &Load) -> anyhow::Result<LoadRun> {
         }
         // The CPU time is read when the measured window opens.
         tokio::time::sleep_until(measure_from.into()).await;
-        cpu_before = cpu_before.or_else(machine::cpu_time);
+        let cpu_before = machine::cpu_time();
         let mut all = Tally::default();
         for task in tasks {
             let tally = task.await.map_err(|e| anyhow::anyhow!("a connection task failed: {e}"))?;

@@ -677,26 +677,3 @@ fn csv_quotes_only_when_needed() {
     Generator::new(SEED).write_csv(&mut empty, 0).unwrap();
     assert_eq!(empty, format!("{}\r\n", COLUMNS.join(",")).into_bytes());
 }
-
-/// `cargo test -p custos-synth --release -- --ignored --nocapture`
-#[test]
-#[ignore = "timing; run in release"]
-fn generates_a_million_members_quickly() {
-    let generator = Generator::new(SEED);
-    let start = std::time::Instant::now();
-    let mut bytes = 0;
-    for index in 0..1_000_000 {
-        bytes += generator
-            .member(index)
-            .values()
-            .iter()
-            .map(|v| v.len())
-            .sum::<usize>();
-    }
-    let members = start.elapsed();
-    let start = std::time::Instant::now();
-    generator.write_csv(std::io::sink(), 1_000_000).unwrap();
-    let csv = start.elapsed();
-    println!("1M members: {members:?} ({bytes} value bytes); 1M as CSV: {csv:?}");
-    assert!(members.as_secs_f64() < 2.0);
-}
