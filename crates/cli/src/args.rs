@@ -206,6 +206,9 @@ pub(crate) struct ExportArgs {
     /// A filter FIELD=VALUE on a scope attribute; repeatable.
     #[arg(long)]
     pub(crate) filter: Vec<String>,
+    /// Export these subjects (comma-separated ids) instead of filtering.
+    #[arg(long, value_delimiter = ',', conflicts_with = "filter")]
+    pub(crate) ids: Vec<String>,
     /// The output file (default: stdout). Created with mode 0600.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,

@@ -363,20 +363,24 @@ fn import(vault: &Vault, args: ImportArgs) -> anyhow::Result<()> {
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}]")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     });
     let progress = |p: ImportProgress| {
-        if let Some(bar) = &bar {
-            match p {
-                ImportProgress::Validated(n) => bar.set_message(format!("validated {n} rows")),
-                ImportProgress::Written(n) => {
-                    bar.set_message(format!("sealed and written {n} rows"))
+        let Some(bar) = &bar else { return };
+        match p {
+            ImportProgress::Validated(n) => bar.set_message(format!("validating: {n} rows")),
+            ImportProgress::Written { done, total } => {
+                if bar.length() != Some(total) {
+                    bar.set_length(total);
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "sealing and writing {bar:40} {pos}/{len} rows, {per_sec}, eta {eta}",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                    );
                 }
+                bar.set_position(done);
             }
         }
     };
@@ -416,6 +420,11 @@ fn export(vault: &Vault, args: ExportArgs) -> anyhow::Result<()> {
         .iter()
         .map(|f| output::pair(f))
         .collect::<Result<_, _>>()?;
+    let ids: Vec<SubjectId> = args
+        .ids
+        .iter()
+        .map(|id| parse_id(id))
+        .collect::<Result<_, _>>()?;
     let who = vault.local_operator();
     let report = match &args.out {
         Some(path) => {
@@ -429,7 +438,7 @@ fn export(vault: &Vault, args: ExportArgs) -> anyhow::Result<()> {
                     format!("cannot create `{}` (it must not exist yet)", path.display())
                 })?;
             let mut out = std::io::BufWriter::new(file);
-            let result = vault.export_csv(&who, &mut out, &selection, &filters);
+            let result = vault.export_csv(&who, &mut out, &selection, &filters, &ids);
             if result.is_err() {
                 drop(out);
                 let _ = fs::remove_file(path);
@@ -439,7 +448,7 @@ fn export(vault: &Vault, args: ExportArgs) -> anyhow::Result<()> {
         None => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
-            let report = vault.export_csv(&who, &mut lock, &selection, &filters)?;
+            let report = vault.export_csv(&who, &mut lock, &selection, &filters, &ids)?;
             lock.flush()?;
             report
         }

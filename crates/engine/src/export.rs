@@ -8,7 +8,7 @@ use std::io::Write;
 use custos_model::SubjectId;
 
 use crate::access::{FieldSelection, MAX_PAGE};
-use crate::error::EngineError;
+use crate::error::{EngineError, Problem};
 use crate::principal::Principal;
 use crate::vault::Vault;
 
@@ -30,17 +30,24 @@ pub(crate) fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl Vault {
-    /// Writes the selected fields of every subject matching the scope
-    /// filters to `out` as CSV, with a header row.
+    /// Writes the selected fields to `out` as CSV with a header row: of the
+    /// subjects in `ids` if it is not empty, else of every subject matching
+    /// the scope filters.
     pub fn export_csv(
         &self,
         who: &Principal,
         out: &mut dyn Write,
         selection: &FieldSelection,
         filters: &[(String, String)],
+        ids: &[SubjectId],
     ) -> Result<ExportReport, EngineError> {
         let indexes = self.select(selection)?;
         let filters = self.scope_filters(filters)?;
+        if !ids.is_empty() && !filters.is_empty() {
+            return Err(EngineError::invalid(Problem::general(
+                "choose subjects either by id or by filters, not both",
+            )));
+        }
         let fields: Vec<String> = indexes
             .iter()
             .map(|&i| self.schema.fields()[i].name().to_string())

@@ -93,8 +93,13 @@ pub struct ImportOptions {
 pub enum ImportProgress {
     /// Rows validated so far.
     Validated(u64),
-    /// Rows written so far.
-    Written(u64),
+    /// Rows written so far, of the total.
+    Written {
+        /// Rows sealed and written.
+        done: u64,
+        /// Rows to write.
+        total: u64,
+    },
 }
 
 /// The outcome of an import.
@@ -172,11 +177,33 @@ fn windows_1252(b: u8) -> char {
     }
 }
 
-fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(input)
+/// Reads CSV records one at a time, numbering rows as a spreadsheet does
+/// (the header is row 1).
+struct CsvRows<R> {
+    reader: csv::Reader<R>,
+    record: ByteRecord,
+    row: u64,
+}
+
+impl<R: Read> CsvRows<R> {
+    fn new(input: R) -> Self {
+        Self {
+            reader: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(input),
+            record: ByteRecord::new(),
+            row: 0,
+        }
+    }
+
+    /// Reads the next record into `self.record`; false at the end.
+    fn advance(&mut self) -> Result<bool, Problem> {
+        self.row += 1;
+        self.reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| csv_problem(self.row, &e))
+    }
 }
 
 fn csv_problem(row: u64, e: &csv::Error) -> Problem {
@@ -226,7 +253,7 @@ impl Vault {
             );
             return Ok(report);
         }
-        report.imported = self.write_csv_rows(input, &columns, encoding, progress)?;
+        report.imported = self.write_csv_rows(input, &columns, encoding, rows, progress)?;
         tracing::info!(
             principal = who.name(),
             action = "import",
@@ -407,13 +434,9 @@ impl Vault {
         encoding: Encoding,
         progress: &(dyn Fn(ImportProgress) + Sync),
     ) -> Result<Option<(u64, Encoding, Columns)>, EngineError> {
-        let mut reader = csv_reader(input.open()?);
-        let mut record = ByteRecord::new();
+        let mut rows = CsvRows::new(input.open()?);
         let mut problems = Problems::default();
-        let has_header = reader
-            .read_byte_record(&mut record)
-            .map_err(|e| EngineError::invalid(csv_problem(1, &e)))?;
-        if !has_header {
+        if !rows.advance().map_err(EngineError::invalid)? {
             return Err(EngineError::invalid(Problem::general(
                 "the file is empty (expected a header row)",
             )));
@@ -423,29 +446,28 @@ impl Vault {
         } else {
             encoding
         };
-        let columns = match self.header(&record, options, header_encoding) {
+        let columns = match self.header(&rows.record, options, header_encoding) {
             Ok(columns) => columns,
             Err(_)
                 if encoding == Encoding::Auto
-                    && record.iter().any(|c| std::str::from_utf8(c).is_err()) =>
+                    && rows.record.iter().any(|c| std::str::from_utf8(c).is_err()) =>
             {
                 return Ok(None);
             }
             Err(list) => return Err(EngineError::Invalid(list, 0)),
         };
         let mut ids: HashMap<SubjectId, u64> = HashMap::new();
-        let mut row = 1u64;
         loop {
-            row += 1;
-            match reader.read_byte_record(&mut record) {
+            match rows.advance() {
                 Ok(true) => {}
                 Ok(false) => break,
-                Err(e) => {
-                    problems.push(csv_problem(row, &e));
+                Err(problem) => {
+                    problems.push(problem);
                     break;
                 }
             }
-            let Ok(parsed) = self.parse_row(&columns, &record, row, encoding) else {
+            let row = rows.row;
+            let Ok(parsed) = self.parse_row(&columns, &rows.record, row, encoding) else {
                 return Ok(None);
             };
             parsed.problems.into_iter().for_each(|p| problems.push(p));
@@ -461,8 +483,8 @@ impl Vault {
                 progress(ImportProgress::Validated(row - 1));
             }
         }
-        let rows = row - 2;
-        progress(ImportProgress::Validated(rows));
+        let data_rows = rows.row - 2;
+        progress(ImportProgress::Validated(data_rows));
         self.check_new_ids(&ids, columns.id_column, &mut problems)?;
         if !problems.list.is_empty() {
             problems.list.sort_by_key(|p| (p.row, p.column));
@@ -473,7 +495,7 @@ impl Vault {
         } else {
             encoding
         };
-        Ok(Some((rows, encoding, columns)))
+        Ok(Some((data_rows, encoding, columns)))
     }
 
     fn check_new_ids(
@@ -502,6 +524,7 @@ impl Vault {
         input: CsvInput<'_>,
         columns: &Columns,
         encoding: Encoding,
+        total: u64,
         progress: &(dyn Fn(ImportProgress) + Sync),
     ) -> Result<u64, EngineError> {
         let reader_input = input.open()?;
@@ -513,23 +536,21 @@ impl Vault {
         let (sealed_tx, sealed_rx) = sync_channel::<Result<Vec<NewSubject>, BoxError>>(workers * 2);
         std::thread::scope(|scope| {
             scope.spawn(move || {
-                let mut reader = csv_reader(reader_input);
-                let mut record = ByteRecord::new();
+                let mut rows = CsvRows::new(reader_input);
                 let mut batch = Vec::with_capacity(BATCH);
-                let mut row = 1u64;
-                let _ = reader.read_byte_record(&mut record);
+                // The header, validated in pass one.
+                let _ = rows.advance();
                 loop {
-                    row += 1;
-                    match reader.read_byte_record(&mut record) {
+                    match rows.advance() {
                         Ok(true) => {}
                         Ok(false) => break,
-                        Err(e) => {
-                            let _ = raw_tx
-                                .send(Err(Box::new(EngineError::invalid(csv_problem(row, &e)))));
+                        Err(problem) => {
+                            let _ = raw_tx.send(Err(Box::new(EngineError::invalid(problem))));
                             return;
                         }
                     }
-                    match self.parse_row(columns, &record, row, encoding) {
+                    let row = rows.row;
+                    match self.parse_row(columns, &rows.record, row, encoding) {
                         Ok(parsed) if parsed.problems.is_empty() => {
                             batch.push((
                                 parsed.id.unwrap_or_else(generate_subject_id),
@@ -569,7 +590,10 @@ impl Vault {
             let mut batches = sealed_rx.iter().inspect(|batch| {
                 if let Ok(batch) = batch {
                     written += batch.len() as u64;
-                    progress(ImportProgress::Written(written));
+                    progress(ImportProgress::Written {
+                        done: written,
+                        total,
+                    });
                 }
             });
             let inserted = self.store.insert_subjects(&mut batches);

@@ -264,9 +264,14 @@ async fn export(
             ));
         }
     };
+    let ids = string_list(body.get("ids"), "ids")?
+        .unwrap_or_default()
+        .iter()
+        .map(|id| subject_id(id))
+        .collect::<Result<Vec<_>, _>>()?;
     let csv = blocking(&state.vault, move |v| {
         let mut out = Vec::new();
-        v.export_csv(&who, &mut out, &selection, &filters)
+        v.export_csv(&who, &mut out, &selection, &filters, &ids)
             .map(|_| out)
     })
     .await?;

@@ -129,6 +129,18 @@ fn import_export_round_trip_with_formula_neutralisation() {
          M1,Featherstonehaugh,'+447700900111,\"Rang re: parking, twice\"\n\
          M2,Abernethy-Clarke,'+447700900222,'=cmd|'/c calc'!A1\n"
     );
+    let chosen = sandbox
+        .run(&["export", "--ids", "M3,M1", "--fields", "id,town"])
+        .ok();
+    assert_eq!(chosen.stdout, "id,town\nM3,\nM1,\n");
+    let both = sandbox.run(&[
+        "export",
+        "--ids",
+        "M3",
+        "--filter",
+        "constituency=E14000639",
+    ]);
+    assert_eq!(both.code, 2, "ids and filters together are ambiguous");
     let again = sandbox.run(&["export", "--out", out.to_str().unwrap()]);
     assert_ne!(
         again.code, 0,
