@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use custos_engine::{
-    CsvInput, EngineError, Encoding, FieldSelection, ImportOptions, ImportReport, InitKey,
+    CsvInput, Encoding, EngineError, FieldSelection, ImportOptions, ImportReport, InitKey,
     InitOptions, KeyAccess, OpenOptions, Principal, SubjectInput, Vault,
 };
 use custos_model::SubjectId;
@@ -92,7 +92,11 @@ impl TestVault {
     }
 
     /// Imports CSV bytes with the given options.
-    pub(crate) fn import(&self, csv: &[u8], options: ImportOptions) -> Result<ImportReport, EngineError> {
+    pub(crate) fn import(
+        &self,
+        csv: &[u8],
+        options: ImportOptions,
+    ) -> Result<ImportReport, EngineError> {
         self.vault
             .import_csv(&self.who, CsvInput::Bytes(csv), &options, &|_| {})
     }
@@ -109,7 +113,11 @@ impl TestVault {
 }
 
 /// Opens a vault directory.
-pub(crate) fn open(dir: &Path, keys: KeyAccess, busy_timeout: Duration) -> Result<Vault, EngineError> {
+pub(crate) fn open(
+    dir: &Path,
+    keys: KeyAccess,
+    busy_timeout: Duration,
+) -> Result<Vault, EngineError> {
     Vault::open(OpenOptions {
         dir: dir.to_owned(),
         keys,
@@ -183,8 +191,16 @@ pub(crate) fn person_values(tag: &str, index: u32) -> Person {
     let national = format!("07700 9{index:05}");
     let e164 = format!("+4477009{index:05}");
     let sealed = vec![
-        ("given_name", format!("Zebedee{tag}"), format!("Zebedee{tag}")),
-        ("family_name", format!("Quarrington{tag}"), format!("Quarrington{tag}")),
+        (
+            "given_name",
+            format!("Zebedee{tag}"),
+            format!("Zebedee{tag}"),
+        ),
+        (
+            "family_name",
+            format!("Quarrington{tag}"),
+            format!("Quarrington{tag}"),
+        ),
         (
             "email",
             format!("Zeb.{tag}@Example.ORG"),
@@ -198,11 +214,31 @@ pub(crate) fn person_values(tag: &str, index: u32) -> Person {
         ),
         ("town", format!("Kettlesby{tag}"), format!("Kettlesby{tag}")),
         ("postcode", "ze1 9qx".to_owned(), "ZE1 9QX".to_owned()),
-        ("date_of_birth", "1931-07-23".to_owned(), "1931-07-23".to_owned()),
-        ("union_affiliation", format!("Guild of Lamplighters {tag}"), format!("Guild of Lamplighters {tag}")),
-        ("ethnicity", format!("Cornish-Breton {tag}"), format!("Cornish-Breton {tag}")),
-        ("disability", "Prefer_Not_To_Say".to_owned(), "prefer_not_to_say".to_owned()),
-        ("donation_total", "£9,876.5".to_owned(), "9876.50".to_owned()),
+        (
+            "date_of_birth",
+            "1931-07-23".to_owned(),
+            "1931-07-23".to_owned(),
+        ),
+        (
+            "union_affiliation",
+            format!("Guild of Lamplighters {tag}"),
+            format!("Guild of Lamplighters {tag}"),
+        ),
+        (
+            "ethnicity",
+            format!("Cornish-Breton {tag}"),
+            format!("Cornish-Breton {tag}"),
+        ),
+        (
+            "disability",
+            "Prefer_Not_To_Say".to_owned(),
+            "prefer_not_to_say".to_owned(),
+        ),
+        (
+            "donation_total",
+            "£9,876.5".to_owned(),
+            "9876.50".to_owned(),
+        ),
         (
             "notes",
             format!("Allergic to marzipan {tag}; \"call\" after 6pm,\nnever on Sundays"),
@@ -243,7 +279,11 @@ pub(crate) fn field(vault: &Vault, who: &Principal, id: &SubjectId, name: &str) 
 }
 
 /// Every field of a subject, by name, decrypted.
-pub(crate) fn all_fields(vault: &Vault, who: &Principal, id: &SubjectId) -> BTreeMap<String, Option<String>> {
+pub(crate) fn all_fields(
+    vault: &Vault,
+    who: &Principal,
+    id: &SubjectId,
+) -> BTreeMap<String, Option<String>> {
     vault
         .read_subject(who, id, &FieldSelection::All)
         .expect("read subject")
@@ -277,23 +317,51 @@ pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Every file in a directory, with its bytes and modification time, to show
-/// that an operation left the directory as it was.
-pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
+/// What [`snapshot`] records of one file: its length, a hash of its bytes
+/// and its modification time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileState {
+    pub(crate) len: u64,
+    pub(crate) hash: u64,
+    pub(crate) modified: SystemTime,
+}
+
+/// Every file in a directory, with a digest of its bytes and its
+/// modification time, to show that an operation left the directory as it was.
+///
+/// Of `store.sqlite-shm` only its presence counts: it is SQLite's shared-memory
+/// index, whose reader marks change on every read while a vault is open; it
+/// holds no data.
+pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, FileState> {
     fs::read_dir(dir)
         .expect("read dir")
         .map(|entry| {
             let entry = entry.expect("dir entry");
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with("-shm") {
+                let state = FileState {
+                    len: 0,
+                    hash: 0,
+                    modified: SystemTime::UNIX_EPOCH,
+                };
+                return (name, state);
+            }
             let meta = entry.metadata().expect("metadata");
             let bytes = if meta.is_file() {
                 fs::read(entry.path()).expect("read file")
             } else {
                 Vec::new()
             };
-            (
-                entry.file_name().to_string_lossy().into_owned(),
-                (bytes, meta.modified().expect("mtime")),
-            )
+            // FNV-1a: enough to tell whether bytes changed.
+            let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            let state = FileState {
+                len: meta.len(),
+                hash,
+                modified: meta.modified().expect("mtime"),
+            };
+            (name, state)
         })
         .collect()
 }
@@ -343,7 +411,11 @@ pub(crate) fn encode_map(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     for (name, value) in entries {
         out.push(u8::try_from(name.len()).expect("short name"));
         out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(&u32::try_from(value.len()).expect("short value").to_le_bytes());
+        out.extend_from_slice(
+            &u32::try_from(value.len())
+                .expect("short value")
+                .to_le_bytes(),
+        );
         out.extend_from_slice(value);
     }
     out

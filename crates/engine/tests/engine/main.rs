@@ -1,0 +1,16 @@
+//! The engine's integration tests: real vaults in temporary directories,
+//! driven through the public API, with the store file inspected and tampered
+//! with directly through SQLite.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod support;
+
+mod concurrency;
+mod encryption;
+mod erase;
+mod import;
+mod keys;
+mod plaintext;
+mod rotation;
+mod subjects;
