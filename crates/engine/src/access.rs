@@ -5,11 +5,13 @@
 //! Decryption happens in exactly one place, [`Vault::open_fields`], which
 //! opens only the fields requested.
 
-use custos_crypto::DataKey;
+use custos_crypto::{DataKey, Keyring, WrappedDataKey};
 use custos_model::{FieldName, FieldValue, SubjectId};
-use custos_store::{Erasure, NewSubject, ScopeFilter, SubjectChange, SubjectSummary};
+use custos_store::{
+    Erasure, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,
+};
 
-use crate::error::{EngineError, Problem};
+use crate::error::{DATA_KEY, EngineError, Problem};
 use crate::principal::Principal;
 use crate::record::{
     SubjectInput, SubjectRecord, ValidValues, field_index, is_clear, parse_subject_id,
@@ -30,6 +32,14 @@ pub enum FieldSelection {
     All,
     /// These fields, by name.
     Only(Vec<String>),
+}
+
+/// A subject's values as the store keeps them.
+#[derive(Default)]
+struct SealedParts {
+    scope: Vec<(FieldName, String)>,
+    sealed: Vec<(FieldName, Vec<u8>)>,
+    lookups: Vec<(FieldName, [u8; 16])>,
 }
 
 /// A page of a listing.
@@ -71,48 +81,45 @@ impl Vault {
     }
 
     /// Seals validated values into a new subject under a fresh data key.
-    pub(crate) fn seal_new(&self, id: SubjectId, values: &ValidValues) -> NewSubject {
-        let (key, wrapped) = self.keyring.new_data_key(&id, FIRST_KEY_VERSION);
-        let mut subject = NewSubject {
+    pub(crate) fn seal_new(
+        &self,
+        keyring: &Keyring,
+        id: SubjectId,
+        values: &ValidValues,
+    ) -> NewSubject {
+        let (key, wrapped) = keyring.new_data_key(&id, FIRST_KEY_VERSION);
+        let parts = self.seal_values(keyring, &key, values);
+        NewSubject {
             id,
             key_version: FIRST_KEY_VERSION,
             wrapped_key: wrapped.as_bytes().to_vec(),
-            scope: Vec::new(),
-            sealed: Vec::new(),
-            lookups: Vec::new(),
-        };
-        for (index, value) in values {
-            self.seal_value(
-                &key,
-                *index,
-                value,
-                &mut subject.scope,
-                &mut subject.sealed,
-                &mut subject.lookups,
-            );
+            scope: parts.scope,
+            sealed: parts.sealed,
+            lookups: parts.lookups,
         }
-        subject
     }
 
-    fn seal_value(
-        &self,
-        key: &DataKey,
-        index: usize,
-        value: &FieldValue,
-        scope: &mut Vec<(FieldName, String)>,
-        sealed: &mut Vec<(FieldName, Vec<u8>)>,
-        lookups: &mut Vec<(FieldName, [u8; 16])>,
-    ) {
-        let spec = &self.schema.fields()[index];
-        let name = spec.name().clone();
-        if spec.is_lookup() {
-            lookups.push((name.clone(), self.keyring.blind_index(&name, value).0));
+    /// Turns values into what the store keeps: scope attributes in clear,
+    /// other fields sealed under the subject's key, and blind-index digests
+    /// of lookup fields.
+    fn seal_values(&self, keyring: &Keyring, key: &DataKey, values: &ValidValues) -> SealedParts {
+        let mut parts = SealedParts::default();
+        for (index, value) in values {
+            let spec = &self.schema.fields()[*index];
+            let name = spec.name().clone();
+            if spec.is_lookup() {
+                parts
+                    .lookups
+                    .push((name.clone(), keyring.blind_index(&name, value).0));
+            }
+            if spec.is_scope() {
+                parts.scope.push((name, value.as_str().to_owned()));
+            } else {
+                let sealed = key.seal(&name, value);
+                parts.sealed.push((name, sealed));
+            }
         }
-        if spec.is_scope() {
-            scope.push((name, value.as_str().to_owned()));
-        } else {
-            sealed.push((name.clone(), key.seal(&name, value)));
-        }
+        parts
     }
 
     /// Creates a subject and returns its id.
@@ -129,9 +136,12 @@ impl Vault {
         };
         let values = validate_values(&self.schema, &input.values, true)
             .map_err(|p| EngineError::Invalid(p, 0))?;
-        let subject = self.seal_new(id.clone(), &values);
-        self.store
-            .insert_subjects(&mut std::iter::once(Ok(vec![subject])))?;
+        self.with_current_keys(|keys| {
+            let subject = self.seal_new(&keys.keyring, id.clone(), &values);
+            self.store
+                .insert_subjects(&mut std::iter::once(Ok(vec![subject])), keys.epoch)?;
+            Ok(())
+        })?;
         tracing::info!(principal = who.name(), action = "create", subject = %id);
         Ok(id)
     }
@@ -149,10 +159,35 @@ impl Vault {
         Ok(record)
     }
 
+    /// Unwraps a stored subject's data key.
+    fn data_key(
+        keyring: &Keyring,
+        id: &SubjectId,
+        stored: &StoredSubject,
+    ) -> Result<DataKey, EngineError> {
+        let wrapped = WrappedDataKey::from_bytes(stored.wrapped_key.clone());
+        keyring
+            .unwrap_data_key(id, stored.key_version, &wrapped)
+            .map_err(|source| EngineError::Integrity {
+                subject: id.clone(),
+                field: DATA_KEY.to_owned(),
+                source,
+            })
+    }
+
     /// Decrypts the fields at `indexes` of one subject. The only place that
     /// turns ciphertexts into values.
     pub(crate) fn open_fields(
         &self,
+        id: &SubjectId,
+        indexes: &[usize],
+    ) -> Result<SubjectRecord, EngineError> {
+        self.with_current_keys(|keys| self.open_fields_with(&keys.keyring, id, indexes))
+    }
+
+    fn open_fields_with(
+        &self,
+        keyring: &Keyring,
         id: &SubjectId,
         indexes: &[usize],
     ) -> Result<SubjectRecord, EngineError> {
@@ -162,16 +197,7 @@ impl Vault {
             .ok_or_else(|| EngineError::NotFound(id.clone()))?;
         let needs_key = indexes.iter().any(|&i| !is_clear(&self.schema.fields()[i]));
         let key = if needs_key {
-            let wrapped = custos_crypto::WrappedDataKey::from_bytes(stored.wrapped_key);
-            Some(
-                self.keyring
-                    .unwrap_data_key(id, stored.key_version, &wrapped)
-                    .map_err(|source| EngineError::Integrity {
-                        subject: id.clone(),
-                        field: "(data key)".to_owned(),
-                        source,
-                    })?,
-            )
+            Some(Self::data_key(keyring, id, &stored)?)
         } else {
             None
         };
@@ -221,45 +247,34 @@ impl Vault {
         }
         let valid =
             validate_values(&self.schema, values, false).map_err(|p| EngineError::Invalid(p, 0))?;
-        let stored = self
-            .store
-            .subject(id)?
-            .ok_or_else(|| EngineError::NotFound(id.clone()))?;
-        let wrapped = custos_crypto::WrappedDataKey::from_bytes(stored.wrapped_key);
-        let key = self
-            .keyring
-            .unwrap_data_key(id, stored.key_version, &wrapped)
-            .map_err(|source| EngineError::Integrity {
-                subject: id.clone(),
-                field: "(data key)".to_owned(),
-                source,
-            })?;
-        let mut change = SubjectChange {
-            key_version: stored.key_version,
-            ..SubjectChange::default()
-        };
-        for (name, _) in values {
-            if !valid
-                .iter()
-                .any(|(i, _)| self.schema.fields()[*i].name().as_str() == name)
-            {
-                // Validated above, so the name is a known field given empty.
-                if let Some(spec) = self.schema.field(name) {
-                    change.clear.push(spec.name().clone());
-                }
-            }
-        }
-        for (index, value) in &valid {
-            self.seal_value(
-                &key,
-                *index,
-                value,
-                &mut change.scope,
-                &mut change.sealed,
-                &mut change.lookups,
-            );
-        }
-        self.store.update_subject(id, &change)?;
+        // Fields given empty are cleared; validation dropped their values.
+        let clear: Vec<FieldName> = values
+            .iter()
+            .filter_map(|(name, _)| self.schema.field(name))
+            .filter(|spec| {
+                !valid
+                    .iter()
+                    .any(|(i, _)| self.schema.fields()[*i].name() == spec.name())
+            })
+            .map(|spec| spec.name().clone())
+            .collect();
+        self.with_current_keys(|keys| {
+            let stored = self
+                .store
+                .subject(id)?
+                .ok_or_else(|| EngineError::NotFound(id.clone()))?;
+            let key = Self::data_key(&keys.keyring, id, &stored)?;
+            let parts = self.seal_values(&keys.keyring, &key, &valid);
+            let change = SubjectChange {
+                key_version: stored.key_version,
+                clear: clear.clone(),
+                scope: parts.scope,
+                sealed: parts.sealed,
+                lookups: parts.lookups,
+            };
+            self.store.update_subject(id, &change)?;
+            Ok(())
+        })?;
         tracing::info!(principal = who.name(), action = "update", subject = %id, fields = values.len());
         Ok(())
     }
@@ -298,7 +313,7 @@ impl Vault {
             .ok_or_else(|| {
                 EngineError::invalid(Problem::field(field, "needs a value to search for"))
             })?;
-        let digest = self.keyring.blind_index(spec.name(), &value);
+        let digest = self.keys().keyring.blind_index(spec.name(), &value);
         let found = self.store.find(spec.name().as_str(), &digest.0)?;
         tracing::info!(
             principal = who.name(),

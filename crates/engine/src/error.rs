@@ -62,6 +62,9 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// How an integrity error names a subject's data key rather than a field.
+pub(crate) const DATA_KEY: &str = "(data key)";
+
 /// What kind of failure an error is, for exit codes and HTTP statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -176,7 +179,9 @@ impl EngineError {
             Self::Unauthenticated => ErrorKind::Unauthenticated,
             Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => ErrorKind::NotFound,
             Self::Store(StoreError::Exists(_) | StoreError::Changed(_)) => ErrorKind::Conflict,
-            Self::Store(StoreError::Busy { .. } | StoreError::Full) => ErrorKind::Unavailable,
+            Self::Store(StoreError::Busy { .. } | StoreError::Full | StoreError::KeysRotated) => {
+                ErrorKind::Unavailable
+            }
             Self::NotAVault(_)
             | Self::AlreadyAVault(_)
             | Self::TooNew { .. }
@@ -186,6 +191,16 @@ impl EngineError {
             | Self::Store(StoreError::Missing(_) | StoreError::TooNew { .. }) => ErrorKind::Setup,
             Self::Integrity { .. } | Self::Store(StoreError::Corrupt(_)) => ErrorKind::Integrity,
             Self::Store(_) | Self::Io { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// Whether another process's master-key rotation could explain this
+    /// error, so that re-reading the vault keys is worth a try.
+    pub(crate) fn may_be_stale_keys(&self) -> bool {
+        match self {
+            Self::Store(StoreError::KeysRotated) => true,
+            Self::Integrity { field, .. } => field == DATA_KEY,
+            _ => false,
         }
     }
 

@@ -29,6 +29,14 @@ pub(crate) fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Undoes [`neutralise`] on import, so that an export can be imported again.
+pub(crate) fn restore(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if neutralise(rest).len() != rest.len() => rest,
+        _ => cell,
+    }
+}
+
 impl Vault {
     /// Writes the selected fields to `out` as CSV with a header row: of the
     /// subjects in `ids` if it is not empty, else of every subject matching
@@ -96,6 +104,14 @@ impl Vault {
 #[cfg(test)]
 mod tests {
     use super::neutralise;
+
+    #[test]
+    fn restore_undoes_neutralise_only() {
+        for cell in ["=1+2", "+447700900123", "-3.00", "@x", "Ana", "'quoted", ""] {
+            assert_eq!(super::restore(&neutralise(cell)), cell);
+        }
+        assert_eq!(super::restore("'Ana"), "'Ana");
+    }
 
     #[test]
     fn formulas_are_neutralised() {

@@ -15,14 +15,16 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use csv::ByteRecord;
+use custos_crypto::Keyring;
 use custos_model::SubjectId;
 use custos_store::{BoxError, NewSubject};
 
 use crate::access::generate_subject_id;
 use crate::error::{EngineError, Problem};
+use crate::export::restore;
 use crate::principal::Principal;
 use crate::record::{ValidValues, field_index, parse_subject_id};
-use crate::vault::Vault;
+use crate::vault::{UnlockedKeys, Vault};
 
 /// The most problems reported for one file; the rest are counted.
 pub(crate) const MAX_PROBLEMS: usize = 100;
@@ -253,7 +255,9 @@ impl Vault {
             );
             return Ok(report);
         }
-        report.imported = self.write_csv_rows(input, &columns, encoding, rows, progress)?;
+        report.imported = self.with_current_keys(|keys| {
+            self.write_csv_rows(input, &columns, encoding, rows, keys, progress)
+        })?;
         tracing::info!(
             principal = who.name(),
             action = "import",
@@ -417,7 +421,7 @@ impl Vault {
                 }
                 continue;
             }
-            match spec.parse_value(&text) {
+            match spec.parse_value(restore(&text)) {
                 Ok(Some(value)) => parsed.values.push((columns.fields[i], value)),
                 Ok(None) => {}
                 Err(e) => parsed.problems.push(at(e.to_string())),
@@ -525,6 +529,7 @@ impl Vault {
         columns: &Columns,
         encoding: Encoding,
         total: u64,
+        keys: &UnlockedKeys,
         progress: &(dyn Fn(ImportProgress) + Sync),
     ) -> Result<u64, EngineError> {
         let reader_input = input.open()?;
@@ -582,7 +587,7 @@ impl Vault {
             for _ in 0..workers {
                 let sealed_tx = sealed_tx.clone();
                 let raw_rx = Arc::clone(&raw_rx);
-                scope.spawn(move || seal_batches(self, &raw_rx, &sealed_tx));
+                scope.spawn(move || seal_batches(self, &keys.keyring, &raw_rx, &sealed_tx));
             }
             drop(raw_rx);
             drop(sealed_tx);
@@ -596,7 +601,7 @@ impl Vault {
                     });
                 }
             });
-            let inserted = self.store.insert_subjects(&mut batches);
+            let inserted = self.store.insert_subjects(&mut batches, keys.epoch);
             drop(batches);
             // Let the other threads see their channels close before joining.
             drop(sealed_rx);
@@ -613,6 +618,7 @@ impl Vault {
 
 fn seal_batches(
     vault: &Vault,
+    keyring: &Keyring,
     raw: &Mutex<Receiver<RawBatch>>,
     sealed: &std::sync::mpsc::SyncSender<Result<Vec<NewSubject>, BoxError>>,
 ) {
@@ -624,7 +630,7 @@ fn seal_batches(
         let Ok(batch) = next else { return };
         let out = batch.map(|rows| {
             rows.into_iter()
-                .map(|(id, values)| vault.seal_new(id, &values))
+                .map(|(id, values)| vault.seal_new(keyring, id, &values))
                 .collect()
         });
         if sealed.send(out).is_err() {

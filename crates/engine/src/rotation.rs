@@ -14,8 +14,9 @@ use custos_crypto::{KeyFile, KeyProvider, MasterKey, Passphrase, WrappedDataKey}
 use zeroize::Zeroizing;
 
 use crate::error::EngineError;
-use crate::vault::{META_VAULT_KEYS, Vault};
+use crate::vault::{META_VAULT_KEYS, UnlockedKeys, Vault};
 use crate::vault_dir::{CONFIG_FILE, KeyConfig, PENDING_CONFIG_FILE, VaultConfig};
+use custos_store::KEY_EPOCH;
 
 /// The new master key.
 #[derive(Debug)]
@@ -101,8 +102,10 @@ impl Vault {
             }
         };
 
-        let (new_ring, new_sealed) = self.keyring.reseal(&master);
-        let old_ring = &self.keyring;
+        let old = self.keys();
+        let (new_ring, new_sealed) = old.keyring.reseal(&master);
+        let old_ring = &old.keyring;
+        let new_epoch = (old.epoch + 1).to_be_bytes();
         let committed = self.store.rewrap_keys(
             &mut |id, version, wrapped| {
                 old_ring
@@ -115,7 +118,10 @@ impl Vault {
                     .map(|w| w.as_bytes().to_vec())
                     .map_err(|e| format!("subject `{id}`: {e}").into())
             },
-            &[(META_VAULT_KEYS, new_sealed.as_bytes())],
+            &[
+                (META_VAULT_KEYS, new_sealed.as_bytes()),
+                (KEY_EPOCH, &new_epoch),
+            ],
         );
         let rewrapped = match committed {
             Ok(n) => n,
@@ -127,6 +133,13 @@ impl Vault {
                 return Err(e.into());
             }
         };
+        // The new keys are in force from the commit on, whatever happens to
+        // the files below: this process must never wrap with the old key again.
+        self.set_keys(UnlockedKeys {
+            keyring: new_ring,
+            epoch: old.epoch + 1,
+        });
+        self.key_provider = provider;
         match pending {
             Pending::KeyFile { current, pending } => {
                 fs::rename(&pending, &current).map_err(|source| EngineError::Io {
@@ -142,8 +155,6 @@ impl Vault {
                 self.config = config;
             }
         }
-        self.keyring = new_ring;
-        self.key_provider = provider;
         tracing::info!(rewrapped, "rotated the master key");
         Ok(RotationReport {
             rewrapped,

@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use custos_crypto::{
@@ -10,7 +10,7 @@ use custos_crypto::{
     TokenDigest,
 };
 use custos_model::{DEFAULT_SCHEMA_TOML, Schema, VaultId};
-use custos_store::{SqliteOptions, SqliteStore, Store};
+use custos_store::{KEY_EPOCH, SqliteOptions, SqliteStore, Store};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
@@ -104,6 +104,13 @@ pub struct VaultInfo {
     pub erased: u64,
 }
 
+/// The unlocked vault keys, and the master-key epoch they belong to.
+#[derive(Debug)]
+pub(crate) struct UnlockedKeys {
+    pub(crate) keyring: Keyring,
+    pub(crate) epoch: u64,
+}
+
 /// An open vault: its schema, store and unlocked keys.
 #[derive(Debug)]
 pub struct Vault {
@@ -112,7 +119,7 @@ pub struct Vault {
     pub(crate) vault_id: VaultId,
     pub(crate) schema: Schema,
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) keyring: Keyring,
+    keys: RwLock<Arc<UnlockedKeys>>,
     pub(crate) key_provider: Box<dyn KeyProvider>,
     /// A key file given on the command line instead of the configured one.
     key_file_override: Option<PathBuf>,
@@ -265,6 +272,7 @@ impl Vault {
             .meta(META_ADMIN_TOKEN)?
             .and_then(|bytes| TokenDigest::from_bytes(&bytes));
 
+        let epoch = read_key_epoch(store.as_ref())?;
         let (config, key_provider, keyring) =
             match unlock(&dir, &config.key, &options.keys, &vault_id, &sealed) {
                 Ok((provider, keyring)) => (config, provider, keyring),
@@ -279,11 +287,68 @@ impl Vault {
             vault_id,
             schema,
             store,
-            keyring,
+            keys: RwLock::new(Arc::new(UnlockedKeys { keyring, epoch })),
             key_provider,
             key_file_override: options.keys.key_file,
             admin_token,
         })
+    }
+
+    /// The current vault keys.
+    pub(crate) fn keys(&self) -> Arc<UnlockedKeys> {
+        match self.keys.read() {
+            Ok(keys) => Arc::clone(&keys),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub(crate) fn set_keys(&self, keys: UnlockedKeys) {
+        let mut slot = match self.keys.write() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Arc::new(keys);
+    }
+
+    /// Runs `op` with the current keys. If it fails in a way that another
+    /// process's master-key rotation explains (a data key that no longer
+    /// unwraps, or a write refused for a stale epoch), the keys are re-read
+    /// from the store and `op` runs once more. Without this, a server running
+    /// through a rotation would wrap new data keys under the retired key.
+    pub(crate) fn with_current_keys<T>(
+        &self,
+        op: impl Fn(&UnlockedKeys) -> Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
+        let keys = self.keys();
+        match op(&keys) {
+            Err(e) if e.may_be_stale_keys() && self.reload_keys_if_rotated(keys.epoch)? => {
+                op(&self.keys())
+            }
+            other => other,
+        }
+    }
+
+    fn reload_keys_if_rotated(&self, seen: u64) -> Result<bool, EngineError> {
+        let epoch = read_key_epoch(self.store.as_ref())?;
+        if epoch == seen {
+            return Ok(false);
+        }
+        let sealed = SealedVaultKeys::from_bytes(
+            self.store
+                .meta(META_VAULT_KEYS)?
+                .ok_or_else(|| EngineError::Config("the store holds no vault keys".to_owned()))?,
+        );
+        let keyring = Keyring::open(&self.key_provider.master_key()?, &self.vault_id, &sealed)
+            .map_err(|_| {
+                EngineError::Config(
+                    "another process rotated the master key, and this process's key no longer \
+                     opens the vault; restart it with the new key"
+                        .to_owned(),
+                )
+            })?;
+        tracing::info!(epoch, "reloaded the vault keys after a master-key rotation");
+        self.set_keys(UnlockedKeys { keyring, epoch });
+        Ok(true)
     }
 
     /// The key file this process uses: the override, or the configured one.
@@ -329,6 +394,16 @@ impl Vault {
             subjects,
             erased,
         })
+    }
+}
+
+/// The store's master-key epoch.
+pub(crate) fn read_key_epoch(store: &dyn Store) -> Result<u64, EngineError> {
+    match store.meta(KEY_EPOCH)? {
+        None => Ok(0),
+        Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
+            .map(u64::from_be_bytes)
+            .map_err(|_| EngineError::Config("the store's key epoch is malformed".to_owned())),
     }
 }
 

@@ -26,6 +26,9 @@ pub enum StoreError {
     /// The subject's key changed during the operation.
     #[error("subject `{0}` changed during the update; try again")]
     Changed(SubjectId),
+    /// Another process rotated the master key since the caller read it.
+    #[error("the master key was rotated by another process during this operation")]
+    KeysRotated,
     /// The disk is full.
     #[error("the disk holding the vault is full; nothing was written")]
     Full,

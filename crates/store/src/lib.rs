@@ -25,6 +25,10 @@ pub use types::{
 
 use custos_model::SubjectId;
 
+/// The metadata key of the master-key epoch: a big-endian `u64`, absent
+/// meaning 0, that every master-key rotation increments in its transaction.
+pub const KEY_EPOCH: &str = "key_epoch";
+
 /// The persistent state of a vault.
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Reads a vault metadata value.
@@ -36,9 +40,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Inserts new subjects from a stream of batches, all in one transaction:
     /// either every subject is stored or, if a batch is an error or an id
     /// already exists, none is. Returns the number inserted.
+    ///
+    /// `key_epoch` is the [`KEY_EPOCH`] the subjects' data keys were wrapped
+    /// under; if another process has rotated the master key since, nothing
+    /// is written and the error is [`StoreError::KeysRotated`].
     fn insert_subjects(
         &self,
         batches: &mut dyn Iterator<Item = Result<Vec<NewSubject>, BoxError>>,
+        key_epoch: u64,
     ) -> Result<u64, StoreError>;
 
     /// Which of these ids already exist.

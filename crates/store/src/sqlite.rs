@@ -20,7 +20,7 @@ use crate::error::{BoxError, StoreError};
 use crate::types::{
     Digest, Erasure, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,
 };
-use crate::{RewrapFn, Store};
+use crate::{KEY_EPOCH, RewrapFn, Store};
 
 /// The store format this build writes and reads.
 const FORMAT: i64 = 1;
@@ -328,8 +328,23 @@ impl Store for SqliteStore {
     fn insert_subjects(
         &self,
         batches: &mut dyn Iterator<Item = Result<Vec<NewSubject>, BoxError>>,
+        key_epoch: u64,
     ) -> Result<u64, StoreError> {
         self.write(|tx| {
+            let stored_epoch = tx
+                .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+                .map_err(db)?
+                .query_row([KEY_EPOCH], |r| r.get::<_, Vec<u8>>(0))
+                .optional()
+                .map_err(db)?
+                .map_or(Ok(0), |bytes| {
+                    <[u8; 8]>::try_from(bytes.as_slice())
+                        .map(u64::from_be_bytes)
+                        .map_err(|_| StoreError::Corrupt("bad key epoch".to_owned()))
+                })?;
+            if stored_epoch != key_epoch {
+                return Err(StoreError::KeysRotated);
+            }
             let mut count = 0u64;
             for batch in batches {
                 let batch = batch.map_err(StoreError::Aborted)?;

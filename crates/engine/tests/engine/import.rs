@@ -488,7 +488,6 @@ fn a_header_only_file_imports_nothing() {
 }
 
 #[test]
-#[ignore = "design gap: export prefixes `+44…` phones and negative amounts with `'`, which import then rejects"]
 fn an_export_can_be_imported_into_another_vault() {
     let from = TestVault::new();
     from.add_person("A1", "ALPHA");

@@ -295,7 +295,6 @@ fn an_interrupted_passphrase_rotation_is_finished_on_open() {
 }
 
 #[test]
-#[ignore = "bug: a rotation that commits but cannot rename its key keeps the old keyring in memory (rotation.rs:132-145)"]
 fn a_rotation_that_commits_but_cannot_promote_its_key_leaves_the_open_vault_usable() {
     let mut t = TestVault::new();
     let dir = t.dir();
@@ -352,7 +351,6 @@ fn a_rotation_that_commits_but_cannot_promote_its_key_leaves_the_open_vault_usab
 }
 
 #[test]
-#[ignore = "bug: another open Vault keeps the retired master key after a rotation and wraps new data keys under it (access.rs:75 seal_new uses the in-memory keyring)"]
 fn a_rotation_does_not_strand_writes_of_another_open_instance() {
     // Another process, such as `custos serve`, has the vault open while an
     // operator rotates the key with the CLI.
