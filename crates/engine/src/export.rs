@@ -67,25 +67,33 @@ impl Vault {
         let mut writer = csv::Writer::from_writer(out);
         writer.write_record(&fields).map_err(io)?;
         let mut rows = 0u64;
-        let mut after: Option<SubjectId> = None;
-        loop {
-            let page = self.store.list(&filters, after.as_ref(), MAX_PAGE)?;
-            for summary in &page {
-                let record = self.open_fields(&summary.id, &indexes)?;
-                let cells: Vec<_> = record
-                    .fields
-                    .iter()
-                    .map(|(_, v)| neutralise(v.as_ref().map_or("", |v| v.as_str())))
-                    .collect();
-                writer
-                    .write_record(cells.iter().map(|c| c.as_bytes()))
-                    .map_err(io)?;
-                rows += 1;
+        let mut write = |id: &SubjectId| -> Result<(), EngineError> {
+            let record = self.open_fields(id, &indexes)?;
+            let cells: Vec<_> = record
+                .fields
+                .iter()
+                .map(|(_, v)| neutralise(v.as_ref().map_or("", |v| v.as_str())))
+                .collect();
+            writer
+                .write_record(cells.iter().map(|c| c.as_bytes()))
+                .map_err(io)?;
+            rows += 1;
+            Ok(())
+        };
+        if ids.is_empty() {
+            let mut after: Option<SubjectId> = None;
+            loop {
+                let page = self.store.list(&filters, after.as_ref(), MAX_PAGE)?;
+                for summary in &page {
+                    write(&summary.id)?;
+                }
+                if page.len() < MAX_PAGE {
+                    break;
+                }
+                after = page.last().map(|s| s.id.clone());
             }
-            if page.len() < MAX_PAGE {
-                break;
-            }
-            after = page.last().map(|s| s.id.clone());
+        } else {
+            ids.iter().try_for_each(&mut write)?;
         }
         writer.flush().map_err(|source| EngineError::Io {
             what: "cannot write the export".to_owned(),
