@@ -142,7 +142,7 @@ impl Vault {
                 .insert_subjects(&mut std::iter::once(Ok(vec![subject])), keys.epoch)?;
             Ok(())
         })?;
-        tracing::info!(principal = who.name(), action = "create", subject = %id);
+        tracing::info!(principal = %who, action = "create", subject = %id);
         Ok(id)
     }
 
@@ -155,7 +155,7 @@ impl Vault {
     ) -> Result<SubjectRecord, EngineError> {
         let indexes = self.select(selection)?;
         let record = self.open_fields(id, &indexes)?;
-        tracing::info!(principal = who.name(), action = "read", subject = %id, fields = indexes.len());
+        tracing::info!(principal = %who, action = "read", subject = %id, fields = indexes.len());
         Ok(record)
     }
 
@@ -275,7 +275,7 @@ impl Vault {
             self.store.update_subject(id, &change)?;
             Ok(())
         })?;
-        tracing::info!(principal = who.name(), action = "update", subject = %id, fields = values.len());
+        tracing::info!(principal = %who, action = "update", subject = %id, fields = values.len());
         Ok(())
     }
 
@@ -316,7 +316,7 @@ impl Vault {
         let digest = self.keys().keyring.blind_index(spec.name(), &value);
         let found = self.store.find(spec.name().as_str(), &digest.0)?;
         tracing::info!(
-            principal = who.name(),
+            principal = %who,
             action = "find",
             field,
             matches = found.len()
@@ -339,7 +339,7 @@ impl Vault {
             .then(|| subjects.last().map(|s| s.id.clone()))
             .flatten();
         tracing::info!(
-            principal = who.name(),
+            principal = %who,
             action = "list",
             count = subjects.len()
         );
@@ -399,7 +399,7 @@ impl Vault {
     /// index entries deleted, so any copy left elsewhere is unreadable.
     pub fn erase_subject(&self, who: &Principal, id: &SubjectId) -> Result<Erasure, EngineError> {
         let erasure = self.store.erase_subject(id)?;
-        tracing::info!(principal = who.name(), action = "erase", subject = %id, log_purged = erasure.log_purged);
+        tracing::info!(principal = %who, action = "erase", subject = %id, log_purged = erasure.log_purged);
         Ok(erasure)
     }
 }

@@ -100,7 +100,7 @@ impl Vault {
             source,
         })?;
         tracing::info!(
-            principal = who.name(),
+            principal = %who,
             action = "export",
             rows,
             fields = fields.len()

@@ -248,7 +248,7 @@ impl Vault {
         };
         if options.dry_run || rows == 0 {
             tracing::info!(
-                principal = who.name(),
+                principal = %who,
                 action = "import",
                 dry_run = options.dry_run,
                 rows
@@ -259,7 +259,7 @@ impl Vault {
             self.write_csv_rows(input, &columns, encoding, rows, keys, progress)
         })?;
         tracing::info!(
-            principal = who.name(),
+            principal = %who,
             action = "import",
             rows,
             imported = report.imported

@@ -26,7 +26,7 @@ pub use custos_store::Erasure;
 pub use error::{EngineError, ErrorKind, Problem};
 pub use export::ExportReport;
 pub use import::{CsvInput, Encoding, ImportOptions, ImportProgress, ImportReport};
-pub use principal::{AuthMethod, Principal};
+pub use principal::Principal;
 pub use record::{SubjectInput, SubjectRecord};
 pub use rotation::{NewMasterKey, RotationReport};
 pub use vault::{InitKey, InitOptions, Initialized, KeyAccess, OpenOptions, Vault, VaultInfo};

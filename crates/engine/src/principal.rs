@@ -2,7 +2,7 @@
 
 /// How a principal proved who they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
+pub(crate) enum AuthMethod {
     /// An API token presented over HTTP.
     ApiToken,
     /// Local access by someone who holds the vault's master key, through the
@@ -42,9 +42,14 @@ impl Principal {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
 
-    /// How the principal authenticated.
-    pub fn method(&self) -> AuthMethod {
-        self.method
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let method = match self.method {
+            AuthMethod::ApiToken => "api token",
+            AuthMethod::LocalOperator => "local operator",
+        };
+        write!(f, "{} ({method})", self.name)
     }
 }

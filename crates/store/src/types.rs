@@ -53,13 +53,6 @@ pub struct SubjectChange {
     pub lookups: Vec<(FieldName, Digest)>,
 }
 
-impl SubjectChange {
-    /// Whether the change touches nothing.
-    pub fn is_empty(&self) -> bool {
-        self.clear.is_empty() && self.scope.is_empty() && self.sealed.is_empty()
-    }
-}
-
 /// A subject in a listing: its id and scope attributes.
 #[derive(Debug, Clone)]
 pub struct SubjectSummary {
