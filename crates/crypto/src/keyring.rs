@@ -14,6 +14,7 @@ use crate::data_key::{DataKey, associated_data};
 use crate::error::{CryptoError, KeyError};
 use crate::master::MasterKey;
 use crate::random_bytes;
+use crate::signing::LedgerSigningKey;
 
 const NONCE_LEN: usize = 24;
 
@@ -186,6 +187,30 @@ impl Keyring {
         Ok(Zeroizing::new(key))
     }
 
+    /// Seals the ledger signing key for storage in the vault. Like the vault
+    /// keys it is bound to this vault, so a sealed key copied from another
+    /// vault does not open.
+    pub fn seal_signing_key(&self, key: &LedgerSigningKey) -> Vec<u8> {
+        seal_with(
+            &self.wrapping,
+            &signing_key_ad(&self.vault_id),
+            key.secret(),
+        )
+    }
+
+    /// Opens a ledger signing key sealed by [`Keyring::seal_signing_key`].
+    /// Fails if it was altered or sealed for another vault.
+    pub fn open_signing_key(&self, sealed: &[u8]) -> Result<LedgerSigningKey, CryptoError> {
+        let plain = open_with(&self.wrapping, &signing_key_ad(&self.vault_id), sealed)?;
+        let secret: Zeroizing<[u8; 32]> = Zeroizing::new(
+            plain
+                .as_slice()
+                .try_into()
+                .map_err(|_| CryptoError::Tampered)?,
+        );
+        Ok(LedgerSigningKey::from_secret(&secret))
+    }
+
     /// The blind index of a normalised value of a lookup field.
     pub fn blind_index(&self, field: &FieldName, value: &FieldValue) -> BlindIndex {
         // A key per field, so equal values in different fields do not match.
@@ -222,6 +247,13 @@ fn wrapping_cipher(master: &MasterKey, vault_id: &VaultId) -> XChaCha20Poly1305 
 
 fn vault_keys_ad(vault: &VaultId) -> Vec<u8> {
     associated_data(b"custos/v1/vault-keys", &[vault.as_str().as_bytes()])
+}
+
+fn signing_key_ad(vault: &VaultId) -> Vec<u8> {
+    associated_data(
+        b"custos/v1/ledger-signing-key",
+        &[vault.as_str().as_bytes()],
+    )
 }
 
 fn data_key_ad(vault: &VaultId, subject: &SubjectId, version: u32) -> Vec<u8> {

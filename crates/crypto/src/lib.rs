@@ -18,12 +18,14 @@ mod data_key;
 mod error;
 mod keyring;
 mod master;
+mod signing;
 mod token;
 
 pub use data_key::{DataKey, FieldContext};
 pub use error::{CryptoError, KeyError};
 pub use keyring::{BlindIndex, Keyring, SealedVaultKeys, WrappedDataKey};
 pub use master::{KdfParams, KeyFile, KeyProvider, MasterKey, Passphrase};
+pub use signing::{LedgerPublicKey, LedgerSigningKey, PublicKeyError};
 pub use token::{ApiToken, TokenDigest};
 
 /// Fills a buffer with cryptographically secure random bytes.
