@@ -60,17 +60,26 @@ pub(crate) fn write_get(out: &mut Vec<u8>, path: &str, host: &str, token: &str) 
 /// is not complete yet: read more.
 pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<ResponseHead>, HeadError> {
     let Some(end) = find(buf, b"\r\n\r\n") else {
-        return if buf.len() > MAX_HEAD { Err(HeadError::TooLarge) } else { Ok(None) };
+        return if buf.len() > MAX_HEAD {
+            Err(HeadError::TooLarge)
+        } else {
+            Ok(None)
+        };
     };
     if end > MAX_HEAD {
         return Err(HeadError::TooLarge);
     }
     let head = &buf[..end];
-    let mut lines = head.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let status = parse_status_line(lines.next().unwrap_or_default())?;
     let mut content_length: Option<usize> = None;
     for line in lines {
-        let colon = line.iter().position(|&b| b == b':').ok_or(HeadError::BadHeader)?;
+        let colon = line
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or(HeadError::BadHeader)?;
         let name = &line[..colon];
         let value = line[colon + 1..].trim_ascii();
         if name.eq_ignore_ascii_case(b"content-length") {
@@ -136,7 +145,9 @@ mod tests {
 
     #[test]
     fn header_names_are_case_insensitive_and_values_trimmed() {
-        let parsed = head("HTTP/1.1 404 Not Found\r\nContent-LENGTH:   5  \r\n\r\n").unwrap().unwrap();
+        let parsed = head("HTTP/1.1 404 Not Found\r\nContent-LENGTH:   5  \r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!((parsed.status, parsed.content_length), (404, 5));
     }
 
@@ -148,34 +159,66 @@ mod tests {
 
     #[test]
     fn rejects_bad_status_lines() {
-        assert_eq!(head("HTTP/2 200 OK\r\ncontent-length: 0\r\n\r\n"), Err(HeadError::BadStatusLine));
-        assert_eq!(head("HTTP/1.1 2x0 OK\r\ncontent-length: 0\r\n\r\n"), Err(HeadError::BadStatusLine));
-        assert_eq!(head("HTTP/1.1 2000 OK\r\ncontent-length: 0\r\n\r\n"), Err(HeadError::BadStatusLine));
+        assert_eq!(
+            head("HTTP/2 200 OK\r\ncontent-length: 0\r\n\r\n"),
+            Err(HeadError::BadStatusLine)
+        );
+        assert_eq!(
+            head("HTTP/1.1 2x0 OK\r\ncontent-length: 0\r\n\r\n"),
+            Err(HeadError::BadStatusLine)
+        );
+        assert_eq!(
+            head("HTTP/1.1 2000 OK\r\ncontent-length: 0\r\n\r\n"),
+            Err(HeadError::BadStatusLine)
+        );
         assert_eq!(head("HTTP/1.1 20\r\n\r\n"), Err(HeadError::BadStatusLine));
     }
 
     #[test]
     fn a_status_line_without_a_reason_is_fine() {
-        let parsed = head("HTTP/1.1 401\r\ncontent-length: 2\r\n\r\n").unwrap().unwrap();
+        let parsed = head("HTTP/1.1 401\r\ncontent-length: 2\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!((parsed.status, parsed.content_length), (401, 2));
     }
 
     #[test]
     fn rejects_bad_or_missing_content_lengths() {
-        assert_eq!(head("HTTP/1.1 200 OK\r\n\r\n"), Err(HeadError::NoContentLength));
-        assert_eq!(head("HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n"), Err(HeadError::BadContentLength));
-        assert_eq!(head("HTTP/1.1 200 OK\r\ncontent-length: \r\n\r\n"), Err(HeadError::BadContentLength));
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\n\r\n"),
+            Err(HeadError::NoContentLength)
+        );
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n"),
+            Err(HeadError::BadContentLength)
+        );
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\ncontent-length: \r\n\r\n"),
+            Err(HeadError::BadContentLength)
+        );
         assert_eq!(
             head("HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\n"),
             Err(HeadError::ConflictingContentLength)
         );
-        assert_eq!(head("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"), Err(HeadError::Chunked));
-        assert_eq!(head("HTTP/1.1 200 OK\r\nnonsense\r\n\r\n"), Err(HeadError::BadHeader));
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"),
+            Err(HeadError::Chunked)
+        );
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\nnonsense\r\n\r\n"),
+            Err(HeadError::BadHeader)
+        );
     }
 
     #[test]
     fn bodiless_statuses_need_no_content_length() {
-        assert_eq!(head("HTTP/1.1 204 No Content\r\n\r\n").unwrap().unwrap().content_length, 0);
+        assert_eq!(
+            head("HTTP/1.1 204 No Content\r\n\r\n")
+                .unwrap()
+                .unwrap()
+                .content_length,
+            0
+        );
     }
 
     #[test]
@@ -188,7 +231,12 @@ mod tests {
     #[test]
     fn builds_a_keep_alive_get() {
         let mut out = Vec::new();
-        write_get(&mut out, "/v1/subjects/M1?fields=a,b", "127.0.0.1:80", "tok");
+        write_get(
+            &mut out,
+            "/v1/subjects/M1?fields=a,b",
+            "127.0.0.1:80",
+            "tok",
+        );
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("GET /v1/subjects/M1?fields=a,b HTTP/1.1\r\n"));
         assert!(text.contains("\r\nAuthorization: Bearer tok\r\n"));

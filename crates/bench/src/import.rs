@@ -5,7 +5,9 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use custos_engine::{CsvInput, Encoding, ImportOptions, ImportProgress, InitKey, InitOptions, Initialized, Vault};
+use custos_engine::{
+    CsvInput, Encoding, ImportOptions, ImportProgress, InitKey, InitOptions, Initialized, Vault,
+};
 use custos_synth::Generator;
 
 use crate::machine;
@@ -38,7 +40,11 @@ pub(crate) struct ImportFigures {
 impl ImportFigures {
     pub(crate) fn rows_per_s(&self) -> f64 {
         let secs = self.wall.as_secs_f64();
-        if secs > 0.0 { self.members as f64 / secs } else { 0.0 }
+        if secs > 0.0 {
+            self.members as f64 / secs
+        } else {
+            0.0
+        }
     }
 
     /// The time target, scaled linearly from 30 s per million.
@@ -66,11 +72,20 @@ struct Phases {
 }
 
 /// Writes the CSV, creates a vault in `dir/vault` and imports the CSV into it.
-pub(crate) fn run(dir: &Path, members: u64, seed: u64, log: &dyn Fn(&str)) -> anyhow::Result<(ImportFigures, Initialized)> {
+pub(crate) fn run(
+    dir: &Path,
+    members: u64,
+    seed: u64,
+    log: &dyn Fn(&str),
+) -> anyhow::Result<(ImportFigures, Initialized)> {
     let csv_path = dir.join("members.csv");
-    log(&format!("generating {members} members into {} …", csv_path.display()));
+    log(&format!(
+        "generating {members} members into {} …",
+        csv_path.display()
+    ));
     let start = Instant::now();
-    let file = File::create(&csv_path).map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", csv_path.display()))?;
+    let file = File::create(&csv_path)
+        .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", csv_path.display()))?;
     Generator::new(seed).write_csv(file, members)?;
     let csv_seconds = start.elapsed().as_secs_f64();
     let csv_bytes = std::fs::metadata(&csv_path)?.len();
@@ -92,7 +107,7 @@ pub(crate) fn run(dir: &Path, members: u64, seed: u64, log: &dyn Fn(&str)) -> an
         if let Ok(mut phases) = phases.lock() {
             match p {
                 ImportProgress::Validated(_) => phases.validated = Some(Instant::now()),
-                ImportProgress::Written(_) => phases.written = Some(Instant::now()),
+                ImportProgress::Written { .. } => phases.written = Some(Instant::now()),
             }
         }
     };
@@ -103,7 +118,12 @@ pub(crate) fn run(dir: &Path, members: u64, seed: u64, log: &dyn Fn(&str)) -> an
     };
     let cpu_before = machine::cpu_time();
     let start = Instant::now();
-    let report = vault.import_csv(&vault.local_operator(), CsvInput::File(&csv_path), &options, &progress)?;
+    let report = vault.import_csv(
+        &vault.local_operator(),
+        CsvInput::File(&csv_path),
+        &options,
+        &progress,
+    )?;
     let wall = start.elapsed();
     let cpu = machine::cpu_since(cpu_before);
     let peak_rss_mb = machine::own_memory_kib("VmHWM").map(kib_to_mb);

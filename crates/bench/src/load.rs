@@ -22,7 +22,7 @@ pub(crate) const TARGET_CONNECTIONS: usize = 64;
 /// How long one request may take before it counts as an error.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// A bound on the requests of one connection, so that a loop always ends.
-const MAX_REQUESTS_PER_CONNECTION: u64 = 50_000_000;
+const MAX_REQUESTS_PER_CONNECTION: usize = 50_000_000;
 
 /// One load run.
 #[derive(Debug, Clone)]
@@ -63,7 +63,9 @@ impl Tally {
 /// A client runtime separate from the server's.
 fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
@@ -74,7 +76,11 @@ fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// One request and response on `stream`; returns the status and body size.
-async fn exchange(stream: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>) -> anyhow::Result<(u16, usize)> {
+async fn exchange(
+    stream: &mut TcpStream,
+    request: &[u8],
+    buf: &mut Vec<u8>,
+) -> anyhow::Result<(u16, usize)> {
     stream.write_all(request).await?;
     buf.clear();
     let head = loop {
@@ -118,9 +124,10 @@ pub(crate) fn fetch(addr: SocketAddr, token: &str, id: &str) -> anyhow::Result<(
         let mut request = Vec::new();
         http::write_get(&mut request, &read_path(id), &addr.to_string(), token);
         let mut buf = Vec::new();
-        let (status, len) = tokio::time::timeout(REQUEST_TIMEOUT, exchange(&mut stream, &request, &mut buf))
-            .await
-            .map_err(|_| anyhow::anyhow!("the request timed out"))??;
+        let (status, len) =
+            tokio::time::timeout(REQUEST_TIMEOUT, exchange(&mut stream, &request, &mut buf))
+                .await
+                .map_err(|_| anyhow::anyhow!("the request timed out"))??;
         Ok((status, buf[buf.len() - len..].to_vec()))
     })
 }
@@ -128,7 +135,10 @@ pub(crate) fn fetch(addr: SocketAddr, token: &str, id: &str) -> anyhow::Result<(
 /// Runs `load.connections` connections for the warm-up and then the measured
 /// duration; requests that start in the measured window are counted.
 pub(crate) fn run(load: &Load) -> anyhow::Result<LoadRun> {
-    anyhow::ensure!(!load.ids.is_empty() && load.connections > 0, "nothing to request");
+    anyhow::ensure!(
+        !load.ids.is_empty() && load.connections > 0,
+        "nothing to request"
+    );
     let rt = runtime(load.client_threads)?;
     rt.block_on(async {
         let mut streams = Vec::with_capacity(load.connections);
@@ -155,7 +165,9 @@ pub(crate) fn run(load: &Load) -> anyhow::Result<LoadRun> {
         let cpu_before = machine::cpu_time();
         let mut all = Tally::default();
         for task in tasks {
-            let tally = task.await.map_err(|e| anyhow::anyhow!("a connection task failed: {e}"))?;
+            let tally = task
+                .await
+                .map_err(|e| anyhow::anyhow!("a connection task failed: {e}"))?;
             all.samples.extend(tally.samples);
             all.errors += tally.errors;
             all.first_error = all.first_error.or(tally.first_error);
@@ -167,12 +179,19 @@ pub(crate) fn run(load: &Load) -> anyhow::Result<LoadRun> {
         run.cpu = cpu;
         Ok(LoadRun {
             run,
-            mean_body_bytes: if count > 0 { all.body_bytes as f64 / count as f64 } else { 0.0 },
+            mean_body_bytes: if count > 0 {
+                all.body_bytes as f64 / count as f64
+            } else {
+                0.0
+            },
         })
     })
 }
 
-#[expect(clippy::too_many_arguments, reason = "one connection's whole setup, called once")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one connection's whole setup, called once"
+)]
 async fn connection(
     mut stream: TcpStream,
     addr: SocketAddr,
@@ -189,17 +208,21 @@ async fn connection(
     };
     let mut request = Vec::with_capacity(512);
     let mut buf = Vec::with_capacity(8192);
-    let mut next = first;
-    for _ in 0..MAX_REQUESTS_PER_CONNECTION {
+    for next in (first..).take(MAX_REQUESTS_PER_CONNECTION) {
         let t0 = Instant::now();
         if t0 >= end {
             break;
         }
         let counted = t0 >= measure_from;
         request.clear();
-        http::write_get(&mut request, &read_path(&ids[next % ids.len()]), host, token);
-        next += 1;
-        let outcome = tokio::time::timeout(REQUEST_TIMEOUT, exchange(&mut stream, &request, &mut buf)).await;
+        http::write_get(
+            &mut request,
+            &read_path(&ids[next % ids.len()]),
+            host,
+            token,
+        );
+        let outcome =
+            tokio::time::timeout(REQUEST_TIMEOUT, exchange(&mut stream, &request, &mut buf)).await;
         let nanos = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let failed = match outcome {
             Ok(Ok((200, body))) => {

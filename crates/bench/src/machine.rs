@@ -19,10 +19,14 @@ pub(crate) struct Machine {
     pub(crate) work_dir: String,
     pub(crate) fdatasync_per_s: f64,
     pub(crate) fdatasync_mean_us: f64,
+    /// The 1-minute load average before the bench started: other work on
+    /// these shared cores shows here.
+    pub(crate) load_average_before: Option<f64>,
 }
 
 /// Probes the machine; the fdatasync loop runs for about `sync_for`.
 pub(crate) fn probe(work_dir: &Path, sync_for: Duration) -> anyhow::Result<Machine> {
+    let load_average_before = load_average();
     let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cpu_model = fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -40,7 +44,12 @@ pub(crate) fn probe(work_dir: &Path, sync_for: Duration) -> anyhow::Result<Machi
         memory_total_mb,
         work_dir: work_dir.display().to_string(),
         fdatasync_per_s: if secs > 0.0 { syncs as f64 / secs } else { 0.0 },
-        fdatasync_mean_us: if syncs > 0 { secs * 1e6 / syncs as f64 } else { 0.0 },
+        fdatasync_mean_us: if syncs > 0 {
+            secs * 1e6 / syncs as f64
+        } else {
+            0.0
+        },
+        load_average_before,
     })
 }
 
@@ -50,6 +59,16 @@ pub(crate) fn cpu_model(cpuinfo: &str) -> Option<String> {
         let (key, value) = line.split_once(':')?;
         (key.trim() == "model name").then(|| value.trim().to_owned())
     })
+}
+
+/// The 1-minute load average, from /proc/loadavg.
+pub(crate) fn load_average() -> Option<f64> {
+    fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Rewrites one 4 KiB block and `fdatasync`s it in a loop for about
@@ -100,7 +119,8 @@ pub(crate) fn own_memory_kib(key: &str) -> Option<u64> {
 
 /// Resets the peak RSS (`VmHWM`) to the current RSS.
 pub(crate) fn reset_peak_rss() -> Result<(), String> {
-    fs::write("/proc/self/clear_refs", "5").map_err(|e| format!("cannot reset the peak RSS (/proc/self/clear_refs: {e})"))
+    fs::write("/proc/self/clear_refs", "5")
+        .map_err(|e| format!("cannot reset the peak RSS (/proc/self/clear_refs: {e})"))
 }
 
 /// User plus system CPU time of this process (all threads), from the text of
@@ -134,7 +154,10 @@ mod tests {
     #[test]
     fn reads_the_cpu_model() {
         let text = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Processor\nmodel\t: 85\n";
-        assert_eq!(cpu_model(text).as_deref(), Some("Intel(R) Xeon(R) Processor"));
+        assert_eq!(
+            cpu_model(text).as_deref(),
+            Some("Intel(R) Xeon(R) Processor")
+        );
         assert_eq!(cpu_model("processor : 0\n"), None);
     }
 

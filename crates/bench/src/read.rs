@@ -35,7 +35,11 @@ pub(crate) fn check(vault: &Vault, id: &SubjectId) -> anyhow::Result<()> {
         .filter(|(name, value)| value.is_none() && name.as_str() != "consent_email")
         .map(|(name, _)| name.to_string())
         .collect();
-    anyhow::ensure!(missing.is_empty(), "a read returned no value for {}", missing.join(", "));
+    anyhow::ensure!(
+        missing.is_empty(),
+        "a read returned no value for {}",
+        missing.join(", ")
+    );
     Ok(())
 }
 
@@ -73,7 +77,9 @@ pub(crate) fn run(
                         }
                         if !measuring && t0 >= measure_from {
                             measuring = true;
-                            if t == 0 && let Ok(mut slot) = cpu_before.lock() {
+                            if t == 0
+                                && let Ok(mut slot) = cpu_before.lock()
+                            {
                                 *slot = machine::cpu_time();
                             }
                         }
@@ -83,7 +89,9 @@ pub(crate) fn run(
                         let nanos = t0.elapsed().as_nanos();
                         ops += 1;
                         match black_box(result) {
-                            Ok(_) if measuring => samples.push(u64::try_from(nanos).unwrap_or(u64::MAX)),
+                            Ok(_) if measuring => {
+                                samples.push(u64::try_from(nanos).unwrap_or(u64::MAX))
+                            }
                             Ok(_) => {}
                             Err(e) => {
                                 errors += 1;

@@ -45,7 +45,12 @@ pub(crate) struct Run {
 
 impl Run {
     /// Summarises successful-operation latencies measured over `elapsed`.
-    pub(crate) fn from_samples(mut samples: Vec<u64>, errors: u64, first_error: Option<String>, elapsed: Duration) -> Self {
+    pub(crate) fn from_samples(
+        mut samples: Vec<u64>,
+        errors: u64,
+        first_error: Option<String>,
+        elapsed: Duration,
+    ) -> Self {
         samples.sort_unstable();
         Self {
             ops: samples.len() as u64,
@@ -62,13 +67,19 @@ impl Run {
     /// Successful operations per second.
     pub(crate) fn throughput(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 { self.ops as f64 / secs } else { 0.0 }
+        if secs > 0.0 {
+            self.ops as f64 / secs
+        } else {
+            0.0
+        }
     }
 
     /// Average number of cores the process kept busy during the run.
     pub(crate) fn cores_busy(&self) -> Option<f64> {
         let secs = self.elapsed.as_secs_f64();
-        self.cpu.filter(|_| secs > 0.0).map(|cpu| cpu.as_secs_f64() / secs)
+        self.cpu
+            .filter(|_| secs > 0.0)
+            .map(|cpu| cpu.as_secs_f64() / secs)
     }
 
     /// Median latency in microseconds.

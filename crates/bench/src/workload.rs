@@ -43,14 +43,20 @@ impl SplitMix64 {
 
 /// `count` ids of random members `i < members`, generated up front so that
 /// generating them is not timed.
-pub(crate) fn random_ids(generator: &Generator, members: u64, count: usize, seed: u64) -> anyhow::Result<Vec<SubjectId>> {
+pub(crate) fn random_ids(
+    generator: &Generator,
+    members: u64,
+    count: usize,
+    seed: u64,
+) -> anyhow::Result<Vec<SubjectId>> {
     anyhow::ensure!(members > 0, "there are no members to read");
     let mut rng = SplitMix64::new(seed);
     (0..count)
         .map(|_| {
             let member = generator.member(rng.below(members));
-            SubjectId::parse(member.id())
-                .map_err(|e| anyhow::anyhow!("the generator made an invalid id `{}`: {e}", member.id()))
+            SubjectId::parse(member.id()).map_err(|e| {
+                anyhow::anyhow!("the generator made an invalid id `{}`: {e}", member.id())
+            })
         })
         .collect()
 }
@@ -90,7 +96,9 @@ mod tests {
     fn ids_are_those_of_members_below_the_count() {
         let generator = Generator::new(1);
         let ids = random_ids(&generator, 5, 50, 9).unwrap();
-        let all: Vec<String> = (0..5).map(|i| generator.member(i).id().to_owned()).collect();
+        let all: Vec<String> = (0..5)
+            .map(|i| generator.member(i).id().to_owned())
+            .collect();
         assert_eq!(ids.len(), 50);
         assert!(ids.iter().all(|id| all.iter().any(|a| a == id.as_str())));
         assert!(random_ids(&generator, 0, 1, 9).is_err());
