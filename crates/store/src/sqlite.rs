@@ -25,6 +25,12 @@ use crate::{KEY_EPOCH, RewrapFn, Store};
 /// The store format this build writes and reads.
 const FORMAT: i64 = 1;
 
+/// Page cache of the writer connection, in KiB (SQLite's negative
+/// `cache_size`): imports and rotations touch many pages in one transaction.
+const WRITER_CACHE_KIB: i64 = -131_072;
+/// Page cache of each reader connection, in KiB.
+const READER_CACHE_KIB: i64 = -16_384;
+
 /// Each entry upgrades the store by one format version.
 const MIGRATIONS: &[&str] = &[r#"
     CREATE TABLE meta (
@@ -96,7 +102,7 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db)?;
         migrate(&mut conn, options)?;
-        Ok(Self::with_writer(path, options, conn))
+        Self::with_writer(path, options, conn)
     }
 
     /// Opens an existing store, upgrading its format if it is older.
@@ -106,16 +112,21 @@ impl SqliteStore {
         }
         let mut conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE, options)?;
         migrate(&mut conn, options)?;
-        Ok(Self::with_writer(path, options, conn))
+        Self::with_writer(path, options, conn)
     }
 
-    fn with_writer(path: &Path, options: SqliteOptions, writer: Connection) -> Self {
-        Self {
+    fn with_writer(path: &Path, options: SqliteOptions, writer: Connection) -> Result<Self, StoreError> {
+        // The writer builds large transactions (imports, rotations); a
+        // bigger cache keeps their B-tree pages in memory.
+        writer
+            .pragma_update(None, "cache_size", WRITER_CACHE_KIB)
+            .map_err(db)?;
+        Ok(Self {
             path: path.to_owned(),
             options,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
-        }
+        })
     }
 
     fn read<T>(
@@ -145,11 +156,11 @@ impl SqliteStore {
     }
 }
 
-fn poisoned() -> StoreError {
+pub(crate) fn poisoned() -> StoreError {
     StoreError::Database("a previous operation panicked while holding a connection".to_owned())
 }
 
-fn connect(
+pub(crate) fn connect(
     path: &Path,
     flags: OpenFlags,
     options: SqliteOptions,
@@ -164,6 +175,8 @@ fn connect(
     )
     .map_err(|e| classify(e, options))?;
     conn.set_prepared_statement_cache_capacity(64);
+    conn.pragma_update(None, "cache_size", READER_CACHE_KIB)
+        .map_err(db)?;
     Ok(conn)
 }
 
@@ -199,7 +212,7 @@ fn db(e: rusqlite::Error) -> StoreError {
 }
 
 /// Maps SQLite's errors onto the ones a user can act on.
-fn classify(e: rusqlite::Error, options: SqliteOptions) -> StoreError {
+pub(crate) fn classify(e: rusqlite::Error, options: SqliteOptions) -> StoreError {
     match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy {
             waited: options.busy_timeout,
@@ -234,23 +247,36 @@ fn decode_digests(bytes: &[u8]) -> Result<Vec<(FieldName, Digest)>, StoreError> 
         .collect()
 }
 
+/// What [`index_rows`] does with a subject's index entries.
+#[derive(Clone, Copy)]
+enum IndexOp {
+    Insert,
+    /// Append to the import staging tables; [`flush_staged_index_rows`]
+    /// moves them into the indexes in key order.
+    Stage,
+    Delete,
+}
+
 fn index_rows(
     tx: &Transaction<'_>,
     id: &SubjectId,
     scope: &[(FieldName, String)],
     lookups: &[(FieldName, Digest)],
-    insert: bool,
+    op: IndexOp,
 ) -> Result<(), StoreError> {
-    let (scope_sql, lookup_sql) = if insert {
-        (
+    let (scope_sql, lookup_sql) = match op {
+        IndexOp::Insert => (
             "INSERT INTO subject_scope (field, value, subject_id) VALUES (?1, ?2, ?3)",
             "INSERT INTO blind_index (field, digest, subject_id) VALUES (?1, ?2, ?3)",
-        )
-    } else {
-        (
+        ),
+        IndexOp::Stage => (
+            "INSERT INTO temp.staged_scope (field, value, subject_id) VALUES (?1, ?2, ?3)",
+            "INSERT INTO temp.staged_lookups (field, digest, subject_id) VALUES (?1, ?2, ?3)",
+        ),
+        IndexOp::Delete => (
             "DELETE FROM subject_scope WHERE field = ?1 AND value = ?2 AND subject_id = ?3",
             "DELETE FROM blind_index WHERE field = ?1 AND digest = ?2 AND subject_id = ?3",
-        )
+        ),
     };
     let mut stmt = tx.prepare_cached(scope_sql).map_err(db)?;
     for (field, value) in scope {
@@ -263,6 +289,33 @@ fn index_rows(
             .map_err(db)?;
     }
     Ok(())
+}
+
+/// Creates the staging tables for a bulk insert. Index entries arrive in
+/// subject order, which is random order for the indexes; inserting them at
+/// random into large B-trees thrashes the page cache, so they are staged in
+/// arrival order and inserted sorted at the end (SQLite's sorter spills to
+/// temporary files, so memory stays bounded).
+fn create_staging(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS staged_scope (field TEXT, value TEXT, subject_id TEXT);
+         CREATE TEMP TABLE IF NOT EXISTS staged_lookups (field TEXT, digest BLOB, subject_id TEXT);
+         DELETE FROM temp.staged_scope;
+         DELETE FROM temp.staged_lookups;",
+    )
+    .map_err(db)
+}
+
+fn flush_staged_index_rows(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "INSERT INTO subject_scope (field, value, subject_id)
+             SELECT field, value, subject_id FROM temp.staged_scope ORDER BY 1, 2, 3;
+         INSERT INTO blind_index (field, digest, subject_id)
+             SELECT field, digest, subject_id FROM temp.staged_lookups ORDER BY 1, 2, 3;
+         DELETE FROM temp.staged_scope;
+         DELETE FROM temp.staged_lookups;",
+    )
+    .map_err(db)
 }
 
 struct FullRow {
@@ -345,6 +398,7 @@ impl Store for SqliteStore {
             if stored_epoch != key_epoch {
                 return Err(StoreError::KeysRotated);
             }
+            create_staging(tx)?;
             let mut count = 0u64;
             for batch in batches {
                 let batch = batch.map_err(StoreError::Aborted)?;
@@ -370,10 +424,11 @@ impl Store for SqliteStore {
                         }
                         Err(e) => return Err(db(e)),
                     }
-                    index_rows(tx, &s.id, &s.scope, &s.lookups, true)?;
+                    index_rows(tx, &s.id, &s.scope, &s.lookups, IndexOp::Stage)?;
                     count += 1;
                 }
             }
+            flush_staged_index_rows(tx)?;
             Ok(count)
         })
     }
@@ -456,8 +511,8 @@ impl Store for SqliteStore {
                 .filter(|(k, _)| touched.contains(k))
                 .cloned()
                 .collect();
-            index_rows(tx, id, &old_scope, &old_lookups, false)?;
-            index_rows(tx, id, &change.scope, &change.lookups, true)?;
+            index_rows(tx, id, &old_scope, &old_lookups, IndexOp::Delete)?;
+            index_rows(tx, id, &change.scope, &change.lookups, IndexOp::Insert)?;
             merge(&mut row.scope, &touched, &change.scope);
             merge(&mut row.sealed, &touched, &change.sealed);
             merge(&mut row.lookups, &touched, &change.lookups);
@@ -479,7 +534,7 @@ impl Store for SqliteStore {
     fn erase_subject(&self, id: &SubjectId) -> Result<Erasure, StoreError> {
         self.write(|tx| {
             let row = full_row(tx, id)?;
-            index_rows(tx, id, &row.scope, &row.lookups, false)?;
+            index_rows(tx, id, &row.scope, &row.lookups, IndexOp::Delete)?;
             tx.prepare_cached("DELETE FROM subjects WHERE id = ?1")
                 .map_err(db)?
                 .execute([id.as_str()])
