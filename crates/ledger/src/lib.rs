@@ -22,9 +22,18 @@
 mod event;
 mod head;
 pub mod merkle;
+mod recorder;
+mod storage;
 mod verify;
 
 pub use event::{Event, EventError, Outcome};
 pub use head::{HeadError, SignedHead, TreeHead};
 pub use merkle::Hash;
+pub use recorder::{
+    HeadPolicy, MAX_BATCH_EVENTS, NewEvent, RecordError, Recorded, Recorder, RecorderStats,
+};
+pub use storage::{
+    AppendBatch, AppendedEvent, BoxError, EventQuery, HeadRow, LedgerStore, LedgerStoreError,
+    LogState, StoredEventRow, check_storable,
+};
 pub use verify::{Problem, Report, StoredEvent, Verifier, verify_against, verify_log};

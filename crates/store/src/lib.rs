@@ -10,6 +10,7 @@
 
 mod codec;
 mod error;
+mod ledger_sqlite;
 mod sqlite;
 mod types;
 
@@ -18,6 +19,7 @@ pub use error::{BoxError, StoreError};
 /// Re-wraps one subject's data key: gets the subject id, key version and
 /// wrapped key, and returns the new wrapped key.
 pub type RewrapFn<'a> = dyn FnMut(&SubjectId, u32, &[u8]) -> Result<Vec<u8>, BoxError> + 'a;
+pub use ledger_sqlite::SqliteLedger;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use types::{
     Digest, Erasure, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,

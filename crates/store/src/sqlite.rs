@@ -115,7 +115,11 @@ impl SqliteStore {
         Self::with_writer(path, options, conn)
     }
 
-    fn with_writer(path: &Path, options: SqliteOptions, writer: Connection) -> Result<Self, StoreError> {
+    fn with_writer(
+        path: &Path,
+        options: SqliteOptions,
+        writer: Connection,
+    ) -> Result<Self, StoreError> {
         // The writer builds large transactions (imports, rotations); a
         // bigger cache keeps their B-tree pages in memory.
         writer
