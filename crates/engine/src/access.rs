@@ -1,22 +1,24 @@
 //! The access path: every read, write, search and erasure of subject data.
 //!
-//! Each public method takes the authenticated [`Principal`], checks the
+//! Each public method takes the authenticated [`Caller`], checks the
 //! request against the schema, and only then touches keys and ciphertexts.
 //! Decryption happens in exactly one place, [`Vault::open_fields`], which
 //! opens only the fields requested.
 
 use custos_crypto::{DataKey, Keyring, WrappedDataKey};
+use custos_ledger::Recorded;
 use custos_model::{FieldName, FieldValue, SubjectId};
 use custos_store::{
     Erasure, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,
 };
 
 use crate::error::{DATA_KEY, EngineError, Problem};
-use crate::principal::Principal;
+use crate::principal::Caller;
 use crate::record::{
     SubjectInput, SubjectRecord, ValidValues, field_index, is_clear, parse_subject_id,
     validate_values,
 };
+use crate::recording::{Action, Decision};
 use crate::vault::Vault;
 
 /// The key version of a subject's first data key.
@@ -125,7 +127,7 @@ impl Vault {
     /// Creates a subject and returns its id.
     pub fn create_subject(
         &self,
-        who: &Principal,
+        who: &Caller,
         input: SubjectInput,
     ) -> Result<SubjectId, EngineError> {
         let id = match &input.id {
@@ -135,28 +137,58 @@ impl Vault {
             _ => generate_subject_id(),
         };
         let values = validate_values(&self.schema, &input.values, true)
-            .map_err(|p| EngineError::Invalid(p, 0))?;
+            .map_err(|p| self.refuse(who, Action::Create, vec![&id], EngineError::Invalid(p, 0)))?;
+        self.record(
+            who,
+            Decision::allowed(Action::Create, vec![&id], Vec::new()),
+        )?;
         self.with_current_keys(|keys| {
             let subject = self.seal_new(&keys.keyring, id.clone(), &values);
             self.store
                 .insert_subjects(&mut std::iter::once(Ok(vec![subject])), keys.epoch)?;
             Ok(())
-        })?;
-        tracing::info!(principal = %who, action = "create", subject = %id);
+        })
+        .map_err(|e| self.refuse(who, Action::Create, vec![&id], e))?;
         Ok(id)
     }
 
     /// Reads the selected fields of one subject.
     pub fn read_subject(
         &self,
-        who: &Principal,
+        who: &Caller,
         id: &SubjectId,
         selection: &FieldSelection,
     ) -> Result<SubjectRecord, EngineError> {
-        let indexes = self.select(selection)?;
-        let record = self.open_fields(id, &indexes)?;
-        tracing::info!(principal = %who, action = "read", subject = %id, fields = indexes.len());
-        Ok(record)
+        let indexes = self
+            .select(selection)
+            .map_err(|e| self.refuse(who, Action::Read, vec![id], e))?;
+        let stored = self.stored(who, Action::Read, id)?;
+        let recorded = self.record(
+            who,
+            Decision::allowed(Action::Read, vec![id], self.field_names(&indexes)),
+        )?;
+        self.open_fields(&recorded, id, &stored, &indexes)
+    }
+
+    /// Reads a subject's stored row, recording the attempt if there is none.
+    pub(crate) fn stored(
+        &self,
+        who: &Caller,
+        action: Action,
+        id: &SubjectId,
+    ) -> Result<StoredSubject, EngineError> {
+        match self.store.subject(id)? {
+            Some(stored) => Ok(stored),
+            None => Err(self.refuse(who, action, vec![id], EngineError::NotFound(id.clone()))),
+        }
+    }
+
+    /// The names of the fields at `indexes`.
+    pub(crate) fn field_names(&self, indexes: &[usize]) -> Vec<String> {
+        indexes
+            .iter()
+            .map(|&i| self.schema.fields()[i].name().to_string())
+            .collect()
     }
 
     /// Unwraps a stored subject's data key.
@@ -176,28 +208,29 @@ impl Vault {
     }
 
     /// Decrypts the fields at `indexes` of one subject. The only place that
-    /// turns ciphertexts into values.
+    /// turns ciphertexts into values, and it demands proof that the access
+    /// is already in the ledger.
     pub(crate) fn open_fields(
         &self,
+        recorded: &Recorded,
         id: &SubjectId,
+        stored: &StoredSubject,
         indexes: &[usize],
     ) -> Result<SubjectRecord, EngineError> {
-        self.with_current_keys(|keys| self.open_fields_with(&keys.keyring, id, indexes))
+        tracing::debug!(seq = recorded.seq(), subject = %id, "releasing recorded access");
+        self.with_current_keys(|keys| self.open_fields_with(&keys.keyring, id, stored, indexes))
     }
 
     fn open_fields_with(
         &self,
         keyring: &Keyring,
         id: &SubjectId,
+        stored: &StoredSubject,
         indexes: &[usize],
     ) -> Result<SubjectRecord, EngineError> {
-        let stored = self
-            .store
-            .subject(id)?
-            .ok_or_else(|| EngineError::NotFound(id.clone()))?;
         let needs_key = indexes.iter().any(|&i| !is_clear(&self.schema.fields()[i]));
         let key = if needs_key {
-            Some(Self::data_key(keyring, id, &stored)?)
+            Some(Self::data_key(keyring, id, stored)?)
         } else {
             None
         };
@@ -236,17 +269,18 @@ impl Vault {
     /// Changes some fields of a subject. An empty value clears a field.
     pub fn update_subject(
         &self,
-        who: &Principal,
+        who: &Caller,
         id: &SubjectId,
         values: &[(String, String)],
     ) -> Result<(), EngineError> {
+        let refuse = |e| self.refuse(who, Action::Update, vec![id], e);
         if values.is_empty() {
-            return Err(EngineError::invalid(Problem::general(
+            return Err(refuse(EngineError::invalid(Problem::general(
                 "no fields to update",
-            )));
+            ))));
         }
-        let valid =
-            validate_values(&self.schema, values, false).map_err(|p| EngineError::Invalid(p, 0))?;
+        let valid = validate_values(&self.schema, values, false)
+            .map_err(|p| refuse(EngineError::Invalid(p, 0)))?;
         // Fields given empty are cleared; validation dropped their values.
         let clear: Vec<FieldName> = values
             .iter()
@@ -258,6 +292,15 @@ impl Vault {
             })
             .map(|spec| spec.name().clone())
             .collect();
+        self.stored(who, Action::Update, id)?;
+        let changed: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
+        self.record(
+            who,
+            Decision {
+                reason: format!("fields changed: {}", changed.join(", ")),
+                ..Decision::allowed(Action::Update, vec![id], Vec::new())
+            },
+        )?;
         self.with_current_keys(|keys| {
             let stored = self
                 .store
@@ -274,19 +317,33 @@ impl Vault {
             };
             self.store.update_subject(id, &change)?;
             Ok(())
-        })?;
-        tracing::info!(principal = %who, action = "update", subject = %id, fields = values.len());
-        Ok(())
+        })
+        .map_err(refuse)
     }
 
     /// Finds subjects by exact match on a lookup field, through its blind
     /// index; nothing is decrypted.
     pub fn find_subjects(
         &self,
-        who: &Principal,
+        who: &Caller,
         field: &str,
         raw: &str,
     ) -> Result<Vec<SubjectId>, EngineError> {
+        self.lookup(field, raw)
+            .map_err(|e| self.refuse(who, Action::Find, Vec::new(), e))
+            .and_then(|found| {
+                self.record(
+                    who,
+                    Decision {
+                        reason: format!("lookup on `{field}`"),
+                        ..Decision::allowed(Action::Find, found.iter().collect(), Vec::new())
+                    },
+                )?;
+                Ok(found)
+            })
+    }
+
+    fn lookup(&self, field: &str, raw: &str) -> Result<Vec<SubjectId>, EngineError> {
         let spec = self
             .schema
             .require_field(field)
@@ -314,35 +371,38 @@ impl Vault {
                 EngineError::invalid(Problem::field(field, "needs a value to search for"))
             })?;
         let digest = self.keys().keyring.blind_index(spec.name(), &value);
-        let found = self.store.find(spec.name().as_str(), &digest.0)?;
-        tracing::info!(
-            principal = %who,
-            action = "find",
-            field,
-            matches = found.len()
-        );
-        Ok(found)
+        Ok(self.store.find(spec.name().as_str(), &digest.0)?)
     }
 
     /// Lists subjects whose scope attributes equal the filters, by id.
     pub fn list_subjects(
         &self,
-        who: &Principal,
+        who: &Caller,
         filters: &[(String, String)],
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<SubjectPage, EngineError> {
-        let filters = self.scope_filters(filters)?;
+        let filters = self
+            .scope_filters(filters)
+            .map_err(|e| self.refuse(who, Action::List, Vec::new(), e))?;
         let limit = limit.clamp(1, MAX_PAGE);
         let subjects = self.store.list(&filters, after, limit)?;
         let next_after = (subjects.len() == limit)
             .then(|| subjects.last().map(|s| s.id.clone()))
             .flatten();
-        tracing::info!(
-            principal = %who,
-            action = "list",
-            count = subjects.len()
-        );
+        let scope_fields = self
+            .schema
+            .scope_fields()
+            .map(|f| f.name().to_string())
+            .collect();
+        self.record(
+            who,
+            Decision::allowed(
+                Action::List,
+                subjects.iter().map(|s| &s.id).collect(),
+                scope_fields,
+            ),
+        )?;
         Ok(SubjectPage {
             subjects,
             next_after,
@@ -397,10 +457,12 @@ impl Vault {
 
     /// Erases a subject: its data key is destroyed and its ciphertexts and
     /// index entries deleted, so any copy left elsewhere is unreadable.
-    pub fn erase_subject(&self, who: &Principal, id: &SubjectId) -> Result<Erasure, EngineError> {
-        let erasure = self.store.erase_subject(id)?;
-        tracing::info!(principal = %who, action = "erase", subject = %id, log_purged = erasure.log_purged);
-        Ok(erasure)
+    pub fn erase_subject(&self, who: &Caller, id: &SubjectId) -> Result<Erasure, EngineError> {
+        self.stored(who, Action::Erase, id)?;
+        self.record(who, Decision::allowed(Action::Erase, vec![id], Vec::new()))?;
+        self.store
+            .erase_subject(id)
+            .map_err(|e| self.refuse(who, Action::Erase, vec![id], e.into()))
     }
 }
 

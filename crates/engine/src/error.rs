@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use custos_crypto::{CryptoError, KeyError};
+use custos_ledger::LedgerStoreError;
 use custos_model::{SchemaError, SubjectId};
 use custos_store::StoreError;
 
@@ -141,9 +142,15 @@ pub enum EngineError {
         /// The crypto error.
         source: CryptoError,
     },
+    /// The ledger could not take the event, so nothing was released.
+    #[error("cannot record the access in the ledger, so nothing was released or changed: {0}")]
+    Unrecorded(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The ledger's storage failed.
+    #[error("ledger: {0}")]
+    Ledger(#[from] LedgerStoreError),
     /// A file could not be read or written.
     #[error("{what}: {source}")]
     Io {
@@ -179,7 +186,8 @@ impl EngineError {
             Self::Unauthenticated => ErrorKind::Unauthenticated,
             Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => ErrorKind::NotFound,
             Self::Store(StoreError::Exists(_) | StoreError::Changed(_)) => ErrorKind::Conflict,
-            Self::Store(StoreError::Busy { .. } | StoreError::Full | StoreError::KeysRotated) => {
+            Self::Unrecorded(_)
+            | Self::Store(StoreError::Busy { .. } | StoreError::Full | StoreError::KeysRotated) => {
                 ErrorKind::Unavailable
             }
             Self::NotAVault(_)
@@ -190,6 +198,15 @@ impl EngineError {
             | Self::Key(_)
             | Self::Store(StoreError::Missing(_) | StoreError::TooNew { .. }) => ErrorKind::Setup,
             Self::Integrity { .. } | Self::Store(StoreError::Corrupt(_)) => ErrorKind::Integrity,
+            Self::Ledger(e) => match e {
+                LedgerStoreError::Busy { .. } | LedgerStoreError::Full => ErrorKind::Unavailable,
+                LedgerStoreError::TooNew { .. }
+                | LedgerStoreError::OtherVault { .. }
+                | LedgerStoreError::Missing(_)
+                | LedgerStoreError::Exists(_) => ErrorKind::Setup,
+                LedgerStoreError::Corrupt(_) => ErrorKind::Integrity,
+                _ => ErrorKind::Internal,
+            },
             Self::Store(_) | Self::Io { .. } => ErrorKind::Internal,
         }
     }

@@ -9,7 +9,8 @@ use custos_model::SubjectId;
 
 use crate::access::{FieldSelection, MAX_PAGE};
 use crate::error::{EngineError, Problem};
-use crate::principal::Principal;
+use crate::principal::Caller;
+use crate::recording::Action;
 use crate::vault::Vault;
 
 /// The outcome of an export.
@@ -43,7 +44,7 @@ impl Vault {
     /// the scope filters.
     pub fn export_csv(
         &self,
-        who: &Principal,
+        who: &Caller,
         out: &mut dyn Write,
         selection: &FieldSelection,
         filters: &[(String, String)],
@@ -67,44 +68,46 @@ impl Vault {
         let mut writer = csv::Writer::from_writer(out);
         writer.write_record(&fields).map_err(io)?;
         let mut rows = 0u64;
-        let mut write = |id: &SubjectId| -> Result<(), EngineError> {
-            let record = self.open_fields(id, &indexes)?;
-            let cells: Vec<_> = record
-                .fields
+        // One page at a time: its events are recorded together, then its
+        // rows are decrypted and written.
+        let mut write_page = |ids: &[SubjectId]| -> Result<(), EngineError> {
+            let stored = ids
                 .iter()
-                .map(|(_, v)| neutralise(v.as_ref().map_or("", |v| v.as_str())))
-                .collect();
-            writer
-                .write_record(cells.iter().map(|c| c.as_bytes()))
-                .map_err(io)?;
-            rows += 1;
+                .map(|id| self.stored(who, Action::Export, id))
+                .collect::<Result<Vec<_>, _>>()?;
+            let recorded = self.record_each(who, Action::Export, ids, &fields)?;
+            for ((id, stored), recorded) in ids.iter().zip(&stored).zip(&recorded) {
+                let record = self.open_fields(recorded, id, stored, &indexes)?;
+                let cells: Vec<_> = record
+                    .fields
+                    .iter()
+                    .map(|(_, v)| neutralise(v.as_ref().map_or("", |v| v.as_str())))
+                    .collect();
+                writer
+                    .write_record(cells.iter().map(|c| c.as_bytes()))
+                    .map_err(io)?;
+                rows += 1;
+            }
             Ok(())
         };
         if ids.is_empty() {
             let mut after: Option<SubjectId> = None;
             loop {
                 let page = self.store.list(&filters, after.as_ref(), MAX_PAGE)?;
-                for summary in &page {
-                    write(&summary.id)?;
-                }
-                if page.len() < MAX_PAGE {
+                let page_ids: Vec<SubjectId> = page.into_iter().map(|s| s.id).collect();
+                write_page(&page_ids)?;
+                if page_ids.len() < MAX_PAGE {
                     break;
                 }
-                after = page.last().map(|s| s.id.clone());
+                after = page_ids.last().cloned();
             }
         } else {
-            ids.iter().try_for_each(&mut write)?;
+            ids.chunks(MAX_PAGE).try_for_each(&mut write_page)?;
         }
         writer.flush().map_err(|source| EngineError::Io {
             what: "cannot write the export".to_owned(),
             source,
         })?;
-        tracing::info!(
-            principal = %who,
-            action = "export",
-            rows,
-            fields = fields.len()
-        );
         Ok(ExportReport { rows, fields })
     }
 }

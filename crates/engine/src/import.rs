@@ -22,8 +22,9 @@ use custos_store::{BoxError, NewSubject};
 use crate::access::generate_subject_id;
 use crate::error::{EngineError, Problem};
 use crate::export::restore;
-use crate::principal::Principal;
+use crate::principal::Caller;
 use crate::record::{ValidValues, field_index, parse_subject_id};
+use crate::recording::Action;
 use crate::vault::{UnlockedKeys, Vault};
 
 /// The most problems reported for one file; the rest are counted.
@@ -225,7 +226,7 @@ impl Vault {
     /// Imports subjects from CSV.
     pub fn import_csv(
         &self,
-        who: &Principal,
+        who: &Caller,
         input: CsvInput<'_>,
         options: &ImportOptions,
         progress: &(dyn Fn(ImportProgress) + Sync),
@@ -247,23 +248,13 @@ impl Vault {
             encoding,
         };
         if options.dry_run || rows == 0 {
-            tracing::info!(
-                principal = %who,
-                action = "import",
-                dry_run = options.dry_run,
-                rows
-            );
             return Ok(report);
         }
-        report.imported = self.with_current_keys(|keys| {
-            self.write_csv_rows(input, &columns, encoding, rows, keys, progress)
-        })?;
-        tracing::info!(
-            principal = %who,
-            action = "import",
-            rows,
-            imported = report.imported
-        );
+        report.imported = self
+            .with_current_keys(|keys| {
+                self.write_csv_rows(who, input, &columns, encoding, rows, keys, progress)
+            })
+            .map_err(|e| self.refuse(who, Action::Import, Vec::new(), e))?;
         Ok(report)
     }
 
@@ -523,8 +514,13 @@ impl Vault {
     }
 
     /// Pass two: parse again, seal on every core, write in one transaction.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one pass of one import, split out of import_csv"
+    )]
     fn write_csv_rows(
         &self,
+        who: &Caller,
         input: CsvInput<'_>,
         columns: &Columns,
         encoding: Encoding,
@@ -592,14 +588,19 @@ impl Vault {
             drop(raw_rx);
             drop(sealed_tx);
             let mut written = 0u64;
-            let mut batches = sealed_rx.iter().inspect(|batch| {
-                if let Ok(batch) = batch {
-                    written += batch.len() as u64;
-                    progress(ImportProgress::Written {
-                        done: written,
-                        total,
-                    });
-                }
+            // Each batch's events are in the ledger before the batch is
+            // handed to the store: one event per subject.
+            let mut batches = sealed_rx.iter().map(|batch| {
+                let batch = batch?;
+                let ids: Vec<SubjectId> = batch.iter().map(|s| s.id.clone()).collect();
+                self.record_each(who, Action::Import, &ids, &[])
+                    .map_err(|e| Box::new(e) as BoxError)?;
+                written += batch.len() as u64;
+                progress(ImportProgress::Written {
+                    done: written,
+                    total,
+                });
+                Ok(batch)
             });
             let inserted = self.store.insert_subjects(&mut batches, keys.epoch);
             drop(batches);

@@ -14,7 +14,7 @@ use custos_crypto::{KeyFile, KeyProvider, MasterKey, Passphrase, WrappedDataKey}
 use zeroize::Zeroizing;
 
 use crate::error::EngineError;
-use crate::vault::{META_VAULT_KEYS, UnlockedKeys, Vault};
+use crate::vault::{META_LEDGER_SIGNING_KEY, META_VAULT_KEYS, UnlockedKeys, Vault};
 use crate::vault_dir::{CONFIG_FILE, KeyConfig, PENDING_CONFIG_FILE, VaultConfig};
 use custos_store::KEY_EPOCH;
 
@@ -106,6 +106,18 @@ impl Vault {
         let (new_ring, new_sealed) = old.keyring.reseal(&master);
         let old_ring = &old.keyring;
         let new_epoch = (old.epoch + 1).to_be_bytes();
+        // The ledger's signing key is sealed under the master key too.
+        let sealed_signing_key = self.store.meta(META_LEDGER_SIGNING_KEY)?.ok_or_else(|| {
+            EngineError::Config("the store holds no ledger signing key".to_owned())
+        })?;
+        let signing_key = old_ring
+            .open_signing_key(&sealed_signing_key)
+            .map_err(|_| {
+                EngineError::Config(
+                    "the ledger signing key does not open with this vault's keys".to_owned(),
+                )
+            })?;
+        let resealed_signing_key = new_ring.seal_signing_key(&signing_key);
         let committed = self.store.rewrap_keys(
             &mut |id, version, wrapped| {
                 old_ring
@@ -121,6 +133,7 @@ impl Vault {
             &[
                 (META_VAULT_KEYS, new_sealed.as_bytes()),
                 (KEY_EPOCH, &new_epoch),
+                (META_LEDGER_SIGNING_KEY, &resealed_signing_key),
             ],
         );
         let rewrapped = match committed {

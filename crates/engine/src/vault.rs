@@ -6,17 +6,18 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use custos_crypto::{
-    ApiToken, KeyError, KeyFile, KeyProvider, Keyring, MasterKey, Passphrase, SealedVaultKeys,
-    TokenDigest,
+    ApiToken, KeyError, KeyFile, KeyProvider, Keyring, LedgerSigningKey, MasterKey, Passphrase,
+    SealedVaultKeys, TokenDigest,
 };
+use custos_ledger::{HeadPolicy, LedgerStore, Recorder};
 use custos_model::{DEFAULT_SCHEMA_TOML, Schema, VaultId};
-use custos_store::{KEY_EPOCH, SqliteOptions, SqliteStore, Store};
+use custos_store::{KEY_EPOCH, SqliteLedger, SqliteOptions, SqliteStore, Store};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
 use crate::error::EngineError;
-use crate::principal::Principal;
+use crate::principal::{Caller, DEFAULT_PURPOSE, Principal};
 use crate::vault_dir::{
     CONFIG_FILE, DEFAULT_KEY_FILE, FORMAT, KeyConfig, PENDING_CONFIG_FILE, SCHEMA_FILE, STORE_FILE,
     VaultConfig, VaultDir,
@@ -24,6 +25,11 @@ use crate::vault_dir::{
 
 pub(crate) const META_VAULT_ID: &str = "vault_id";
 pub(crate) const META_VAULT_KEYS: &str = "vault_keys";
+pub(crate) const META_LEDGER_SIGNING_KEY: &str = "ledger_signing_key";
+const META_LEDGER_PUBLIC_KEY: &str = "ledger_public_key";
+/// The ledger's public key, for auditors and witnesses.
+pub(crate) const LEDGER_PUBLIC_KEY_FILE: &str = "ledger.pub";
+pub(crate) const LEDGER_FILE: &str = "ledger.sqlite";
 const META_ADMIN_TOKEN: &str = "admin_token_sha256";
 
 /// How a new vault's master key is made.
@@ -121,6 +127,8 @@ pub struct Vault {
     pub(crate) store: Arc<dyn Store>,
     keys: RwLock<Arc<UnlockedKeys>>,
     pub(crate) key_provider: Box<dyn KeyProvider>,
+    pub(crate) ledger: Arc<dyn LedgerStore>,
+    pub(crate) recorder: Recorder,
     /// A key file given on the command line instead of the configured one.
     key_file_override: Option<PathBuf>,
     admin_token: Option<TokenDigest>,
@@ -160,8 +168,10 @@ impl Vault {
             for path in created.iter().rev() {
                 let _ = fs::remove_file(path);
             }
-            for suffix in ["-wal", "-shm"] {
-                let _ = fs::remove_file(dir.path(&format!("{STORE_FILE}{suffix}")));
+            for file in [STORE_FILE, LEDGER_FILE] {
+                for suffix in ["-wal", "-shm"] {
+                    let _ = fs::remove_file(dir.path(&format!("{file}{suffix}")));
+                }
             }
         }
         let admin_token = result?;
@@ -207,8 +217,12 @@ impl Vault {
                 )
             }
         };
-        let (_, sealed) = Keyring::create(&master, &vault_id);
+        let (keyring, sealed) = Keyring::create(&master, &vault_id);
         let admin_token = ApiToken::generate();
+        // The ledger's signing key is its own key, sealed under the master
+        // key like the other vault keys.
+        let signing_key = LedgerSigningKey::generate();
+        let public_key = signing_key.public_key().to_base64();
 
         let store_path = dir.path(STORE_FILE);
         let store = SqliteStore::create(&store_path, sqlite_options(options.busy_timeout))?;
@@ -217,8 +231,22 @@ impl Vault {
             (META_VAULT_ID, vault_id.as_str().as_bytes()),
             (META_VAULT_KEYS, sealed.as_bytes()),
             (META_ADMIN_TOKEN, admin_token.digest().as_bytes()),
+            (
+                META_LEDGER_SIGNING_KEY,
+                &keyring.seal_signing_key(&signing_key),
+            ),
+            (META_LEDGER_PUBLIC_KEY, public_key.as_bytes()),
         ])?;
         drop(store);
+        let ledger_path = dir.path(LEDGER_FILE);
+        SqliteLedger::create(
+            &ledger_path,
+            &vault_id,
+            sqlite_options(options.busy_timeout),
+        )?;
+        created.push(ledger_path);
+        dir.write_atomically(LEDGER_PUBLIC_KEY_FILE, format!("{public_key}\n").as_bytes())?;
+        created.push(dir.path(LEDGER_PUBLIC_KEY_FILE));
 
         dir.write_atomically(SCHEMA_FILE, schema_text.as_bytes())?;
         created.push(dir.path(SCHEMA_FILE));
@@ -272,6 +300,11 @@ impl Vault {
             .meta(META_ADMIN_TOKEN)?
             .and_then(|bytes| TokenDigest::from_bytes(&bytes));
 
+        let ledger: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open(
+            &dir.path(LEDGER_FILE),
+            &vault_id,
+            sqlite_options(options.busy_timeout),
+        )?);
         let epoch = read_key_epoch(store.as_ref())?;
         let (config, key_provider, keyring) =
             match unlock(&dir, &config.key, &options.keys, &vault_id, &sealed) {
@@ -281,6 +314,22 @@ impl Vault {
                 }
                 Err(e) => return Err(e),
             };
+        let sealed_signing_key = store.meta(META_LEDGER_SIGNING_KEY)?.ok_or_else(|| {
+            EngineError::Config("the store holds no ledger signing key".to_owned())
+        })?;
+        let signing_key = keyring.open_signing_key(&sealed_signing_key).map_err(|_| {
+            EngineError::Config(
+                "the ledger signing key does not open with this vault's keys; the store was \
+                     altered or mixed with another vault's"
+                    .to_owned(),
+            )
+        })?;
+        let recorder = Recorder::start(
+            Arc::clone(&ledger),
+            signing_key,
+            vault_id.clone(),
+            HeadPolicy::default(),
+        );
         Ok(Self {
             dir,
             config,
@@ -289,6 +338,8 @@ impl Vault {
             store,
             keys: RwLock::new(Arc::new(UnlockedKeys { keyring, epoch })),
             key_provider,
+            ledger,
+            recorder,
             key_file_override: options.keys.key_file,
             admin_token,
         })
@@ -370,8 +421,15 @@ impl Vault {
 
     /// The local operator principal, for the CLI and internal jobs: whoever
     /// opened the vault with its master key.
-    pub fn local_operator(&self) -> Principal {
-        Principal::local_operator()
+    pub fn local_operator(&self) -> Caller {
+        let request: [u8; 8] = custos_crypto::random_bytes();
+        let request_id: String = request.iter().map(|b| format!("{b:02x}")).collect();
+        Caller::new(
+            Principal::local_operator(),
+            DEFAULT_PURPOSE,
+            &request_id,
+            "cli",
+        )
     }
 
     /// Authenticates an API token. Compares digests in constant time.

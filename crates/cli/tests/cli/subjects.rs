@@ -254,7 +254,7 @@ fn logs_never_hold_personal_values() {
         stderr.push_str(&run.stderr);
     }
     assert!(
-        stderr.contains("TRACE") || stderr.contains("INFO"),
+        stderr.contains("TRACE") || stderr.contains("DEBUG") || stderr.contains("INFO"),
         "logging must be on for this test: {stderr}"
     );
     for value in [

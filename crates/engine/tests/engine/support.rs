@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use custos_engine::{
-    CsvInput, Encoding, EngineError, FieldSelection, ImportOptions, ImportReport, InitKey,
-    InitOptions, KeyAccess, OpenOptions, Principal, SubjectInput, Vault,
+    Caller, CsvInput, Encoding, EngineError, FieldSelection, ImportOptions, ImportReport, InitKey,
+    InitOptions, KeyAccess, OpenOptions, SubjectInput, Vault,
 };
 use custos_model::SubjectId;
 use tempfile::TempDir;
@@ -23,7 +23,7 @@ pub(crate) struct TestVault {
     /// Keeps the directory alive; the vault is `DIR/vault`.
     pub(crate) tmp: TempDir,
     pub(crate) vault: Vault,
-    pub(crate) who: Principal,
+    pub(crate) who: Caller,
 }
 
 impl TestVault {
@@ -270,7 +270,7 @@ pub(crate) fn person(id: &str, tag: &str) -> SubjectInput {
 }
 
 /// Reads one field of a subject.
-pub(crate) fn field(vault: &Vault, who: &Principal, id: &SubjectId, name: &str) -> Option<String> {
+pub(crate) fn field(vault: &Vault, who: &Caller, id: &SubjectId, name: &str) -> Option<String> {
     let record = vault
         .read_subject(who, id, &FieldSelection::Only(vec![name.to_owned()]))
         .expect("read subject");
@@ -281,7 +281,7 @@ pub(crate) fn field(vault: &Vault, who: &Principal, id: &SubjectId, name: &str) 
 /// Every field of a subject, by name, decrypted.
 pub(crate) fn all_fields(
     vault: &Vault,
-    who: &Principal,
+    who: &Caller,
     id: &SubjectId,
 ) -> BTreeMap<String, Option<String>> {
     vault

@@ -1,0 +1,136 @@
+//! Reading the ledger back: signed heads, full verification, queries, and a
+//! subject's access history with inclusion proofs.
+//!
+//! These read the ledger, not personal data, so they release nothing and
+//! are not themselves recorded.
+
+use custos_ledger::merkle::{self, Hash};
+use custos_ledger::{
+    Event, EventQuery, Problem, Report, SignedHead, StoredEvent, Verifier, verify_against,
+};
+use custos_model::SubjectId;
+
+use crate::error::EngineError;
+use crate::vault::Vault;
+
+/// Events read per page while verifying.
+const VERIFY_PAGE: usize = 10_000;
+
+/// One event of a subject's history, with its proof of inclusion under
+/// [`SubjectHistory::head`].
+#[derive(Debug)]
+pub struct ProvenEvent {
+    /// The event.
+    pub event: Event,
+    /// The inclusion proof of the event's leaf under the head.
+    pub proof: Vec<Hash>,
+}
+
+/// Every access to one subject, provable against one signed head.
+#[derive(Debug)]
+pub struct SubjectHistory {
+    /// The head the proofs lead to.
+    pub head: SignedHead,
+    /// The events, oldest first.
+    pub events: Vec<ProvenEvent>,
+}
+
+fn proof_error(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Config(format!("ledger: cannot build a proof: {e}"))
+}
+
+impl Vault {
+    /// Signs and stores a head over the whole ledger as it is now.
+    pub fn ledger_head(&self) -> Result<SignedHead, EngineError> {
+        self.recorder
+            .sign_head_now()
+            .map_err(|e| EngineError::Unrecorded(e.to_string()))
+    }
+
+    /// The ledger's public key, base64, for auditors and witnesses.
+    pub fn ledger_public_key(&self) -> String {
+        self.recorder.public_key().to_base64()
+    }
+
+    /// Recomputes every leaf, root and signature of the stored ledger and
+    /// reports the first problem. With `previous`, also proves that the
+    /// ledger extends that earlier published head.
+    pub fn ledger_verify(&self, previous: Option<&SignedHead>) -> Result<Report, EngineError> {
+        let key = self.recorder.public_key();
+        let mut verifier = Verifier::new(&self.vault_id, &key, self.ledger.heads()?);
+        let mut from = 0u64;
+        loop {
+            let page = self.ledger.events(from, VERIFY_PAGE)?;
+            let Some(last) = page.last().map(|row| row.seq) else {
+                break;
+            };
+            for row in page {
+                if !verifier.push(StoredEvent::from(row)) {
+                    return Ok(verifier.finish());
+                }
+            }
+            from = last + 1;
+        }
+        let mut report = verifier.finish();
+        if let (Some(previous), None) = (previous, &report.problem) {
+            report.problem = self.check_extends(previous).err();
+        }
+        Ok(report)
+    }
+
+    fn check_extends(&self, previous: &SignedHead) -> Result<(), Problem> {
+        let current = self.ledger_head().map_err(|e| Problem::Unreadable {
+            seq: previous.head().size(),
+            reason: e.to_string(),
+        })?;
+        let (old, new) = (previous.head().size(), current.head().size());
+        let proof = if old <= new {
+            merkle::consistency_proof(&*self.ledger, old, new).map_err(|e| Problem::Unreadable {
+                seq: old,
+                reason: e.to_string(),
+            })?
+        } else {
+            Vec::new()
+        };
+        verify_against(
+            previous,
+            &current,
+            &proof,
+            &self.vault_id,
+            &self.recorder.public_key(),
+        )
+    }
+
+    /// Events matching a query, in seq order.
+    pub fn ledger_query(&self, query: &EventQuery) -> Result<Vec<Event>, EngineError> {
+        Ok(self.ledger.query(query)?)
+    }
+
+    /// Every access to one subject, each with an inclusion proof under a
+    /// freshly signed head: the "who has seen my data" part of a
+    /// subject-access reply.
+    pub fn ledger_subject(&self, id: &SubjectId) -> Result<SubjectHistory, EngineError> {
+        let head = self.ledger_head()?;
+        let size = head.head().size();
+        let mut events = Vec::new();
+        let mut query = EventQuery {
+            subject: Some(id.as_str().to_owned()),
+            limit: EventQuery::MAX_LIMIT,
+            ..EventQuery::default()
+        };
+        loop {
+            let page = self.ledger.query(&query)?;
+            let done = page.len() < EventQuery::MAX_LIMIT;
+            query.after_seq = page.last().map(|e| e.seq);
+            for event in page.into_iter().filter(|e| e.seq < size) {
+                let proof =
+                    merkle::inclusion_proof(&*self.ledger, event.seq, size).map_err(proof_error)?;
+                events.push(ProvenEvent { event, proof });
+            }
+            if done {
+                break;
+            }
+        }
+        Ok(SubjectHistory { head, events })
+    }
+}
