@@ -52,6 +52,9 @@ pub(crate) enum Command {
     /// Check or show a schema.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// The access ledger: signed heads, verification, queries, exports.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// Measure throughput and latency against the targets in PERFORMANCE.md.
     Bench(custos_bench::BenchArgs),
 }
@@ -225,4 +228,78 @@ pub(crate) enum SchemaCommand {
     },
     /// Show the vault's schema.
     Show(JsonFlag),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LedgerCommand {
+    /// Sign and print the current tree head as JSON, for publication to a
+    /// witness (an email to the DPO, an object-lock bucket, a printout).
+    Head,
+    /// Recompute every event, root and signature; name the first problem
+    /// and exit with code 7 if there is one.
+    Verify {
+        /// Also prove that the ledger extends this earlier published head.
+        #[arg(long, value_name = "HEAD.json")]
+        against: Option<PathBuf>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// List events matching every filter given, oldest first.
+    Query {
+        /// Only this principal's events.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only events that touched this subject.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Only events with this declared purpose.
+        #[arg(long)]
+        purpose: Option<String>,
+        /// Only this action (read, create, update, erase, find, list, import, export).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only this outcome (allowed, partial, denied, failed).
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only events at or after this time (RFC 3339, or a prefix such as 2026-11).
+        #[arg(long)]
+        from: Option<String>,
+        /// Only events before this time (RFC 3339, or a prefix).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only events after this seq (the last seq of the previous page).
+        #[arg(long)]
+        after_seq: Option<u64>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Every access to one subject, each with an inclusion proof under a
+    /// freshly signed head.
+    Subject {
+        /// The subject id.
+        id: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Write the ledger for an auditor: events.jsonl, heads.jsonl and
+    /// ledger.pub in a new directory.
+    Export {
+        /// The directory to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify an exported ledger with only the public key; needs no vault.
+    VerifyExport {
+        /// The export directory.
+        dir: PathBuf,
+        /// The ledger public key (base64), from a trusted channel rather
+        /// than from the export itself.
+        #[arg(long)]
+        public_key: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
 }

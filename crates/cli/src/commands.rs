@@ -70,6 +70,10 @@ pub(crate) fn run(cli: Cli, dir_is_default: bool) -> anyhow::Result<()> {
         Command::Info(flag) => info(&ctx.open()?, flag.json),
         Command::Schema(command) => schema(&ctx, command),
         Command::Bench(args) => custos_bench::run(&args),
+        Command::Ledger(command) => match crate::ledger::run_without_vault(&command) {
+            Some(result) => result,
+            None => crate::ledger::run(&ctx.open()?, command),
+        },
     }
 }
 

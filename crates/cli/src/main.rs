@@ -6,6 +6,7 @@
 
 mod args;
 mod commands;
+mod ledger;
 mod output;
 
 use std::io::IsTerminal;
@@ -18,6 +19,9 @@ use crate::args::Cli;
 
 /// Exit codes, documented in the README.
 fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.downcast_ref::<ledger::LedgerTampered>().is_some() {
+        return 7;
+    }
     match error.downcast_ref::<EngineError>().map(EngineError::kind) {
         Some(ErrorKind::Invalid) => 2,
         Some(ErrorKind::NotFound) => 3,

@@ -47,6 +47,11 @@ impl Vault {
             .map_err(|e| EngineError::Unrecorded(e.to_string()))
     }
 
+    /// Every signed head stored, by size.
+    pub fn ledger_heads(&self) -> Result<Vec<SignedHead>, EngineError> {
+        Ok(self.ledger.heads()?)
+    }
+
     /// The ledger's public key, base64, for auditors and witnesses.
     pub fn ledger_public_key(&self) -> String {
         self.recorder.public_key().to_base64()
