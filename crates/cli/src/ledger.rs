@@ -6,10 +6,9 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use custos_crypto::LedgerPublicKey;
-use custos_engine::{EventQuery, Outcome, Report, SignedHead, Vault};
+use custos_engine::{EventQuery, Outcome, Report, SignedHead, Vault, wire};
 use custos_ledger::{Event, StoredEvent, verify_log};
 use custos_model::{SubjectId, VaultId};
-use serde_json::{Value, json};
 
 use crate::args::LedgerCommand;
 use crate::output;
@@ -86,9 +85,7 @@ pub(crate) fn run(vault: &Vault, command: LedgerCommand) -> anyhow::Result<()> {
             };
             let events = vault.ledger_query(&query)?;
             if output.json {
-                output::json(
-                    &json!({ "events": events.iter().map(event_json).collect::<Vec<_>>() }),
-                );
+                output::json(&wire::events(&events));
             } else {
                 events.iter().for_each(print_event);
             }
@@ -97,18 +94,7 @@ pub(crate) fn run(vault: &Vault, command: LedgerCommand) -> anyhow::Result<()> {
             let id = SubjectId::parse(&id).map_err(|e| anyhow::anyhow!("the subject id {e}"))?;
             let history = vault.ledger_subject(&id)?;
             if output.json {
-                let events: Vec<Value> = history
-                    .events
-                    .iter()
-                    .map(|p| {
-                        let mut v = event_json(&p.event);
-                        v["inclusion_proof"] =
-                            json!(p.proof.iter().map(ToString::to_string).collect::<Vec<_>>());
-                        v
-                    })
-                    .collect();
-                let head: Value = serde_json::from_str(&history.head.to_json())?;
-                output::json(&json!({ "subject": id.as_str(), "head": head, "events": events }));
+                output::json(&wire::subject_history(id.as_str(), &history));
             } else {
                 for p in &history.events {
                     print_event(&p.event);
@@ -121,13 +107,15 @@ pub(crate) fn run(vault: &Vault, command: LedgerCommand) -> anyhow::Result<()> {
             }
         }
         LedgerCommand::Export { out } => export(vault, &out)?,
-        LedgerCommand::VerifyExport { .. } => unreachable!("handled without a vault"),
+        LedgerCommand::VerifyExport {
+            dir,
+            public_key,
+            output,
+        } => {
+            verify_export(&dir, &public_key, output.json)?;
+        }
     }
     Ok(())
-}
-
-fn event_json(event: &Event) -> Value {
-    serde_json::from_str(&event.to_json()).unwrap_or(Value::Null)
 }
 
 fn print_event(e: &Event) {
@@ -151,13 +139,7 @@ fn print_event(e: &Event) {
 
 fn report(report: &Report, json: bool) -> anyhow::Result<()> {
     if json {
-        output::json(&json!({
-            "ok": report.problem.is_none(),
-            "events_checked": report.events_checked,
-            "heads_checked": report.heads_checked,
-            "root": report.root.to_string(),
-            "problem": report.problem.as_ref().map(ToString::to_string),
-        }));
+        output::json(&wire::verify_report(report));
     } else if report.problem.is_none() {
         println!(
             "ok: {} events and {} signed heads verify",

@@ -8,12 +8,14 @@ use custos_model::{FieldType, Schema};
 use serde_json::{Map, Value, json};
 
 use crate::access::SubjectPage;
+use crate::audit::SubjectHistory;
 use crate::error::Problem;
 use crate::export::ExportReport;
 use crate::import::ImportReport;
 use crate::record::SubjectRecord;
 use crate::rotation::RotationReport;
 use crate::vault::VaultInfo;
+use custos_ledger::{Event, Report, SignedHead};
 use custos_store::{Erasure, SubjectSummary};
 
 /// A subject: `{"id": …, "fields": {name: value-or-null}}`. Booleans and
@@ -154,4 +156,51 @@ pub fn schema(schema: &Schema) -> Value {
         })
         .collect();
     json!({ "name": schema.name(), "fields": fields })
+}
+
+/// A ledger event, in the ledger's own JSON line format (`"v": 1`, …).
+pub fn event(event: &Event) -> Value {
+    serde_json::from_str(&event.to_json()).unwrap_or(Value::Null)
+}
+
+/// A signed tree head: `{"vault_id", "size", "root", "time", "key_id", "signature"}`.
+pub fn head(head: &SignedHead) -> Value {
+    serde_json::from_str(&head.to_json()).unwrap_or(Value::Null)
+}
+
+/// Events: `{"events": [event…]}`.
+pub fn events(events: &[Event]) -> Value {
+    json!({ "events": events.iter().map(event).collect::<Vec<_>>() })
+}
+
+/// A subject's access history: `{"subject", "head", "events": [event +
+/// "inclusion_proof": [hex…]]}`.
+pub fn subject_history(subject: &str, history: &SubjectHistory) -> Value {
+    let events: Vec<Value> = history
+        .events
+        .iter()
+        .map(|proven| {
+            let mut v = event(&proven.event);
+            v["inclusion_proof"] = json!(
+                proven
+                    .proof
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            );
+            v
+        })
+        .collect();
+    json!({ "subject": subject, "head": head(&history.head), "events": events })
+}
+
+/// A verification report: `{"ok", "events_checked", "heads_checked", "root", "problem"}`.
+pub fn verify_report(report: &Report) -> Value {
+    json!({
+        "ok": report.problem.is_none(),
+        "events_checked": report.events_checked,
+        "heads_checked": report.heads_checked,
+        "root": report.root.to_string(),
+        "problem": report.problem.as_ref().map(ToString::to_string),
+    })
 }

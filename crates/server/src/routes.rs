@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use custos_engine::{
-    CsvInput, Encoding, EngineError, FieldSelection, ImportOptions, SubjectInput, Vault, wire,
+    CsvInput, Encoding, EngineError, EventQuery, FieldSelection, ImportOptions, Outcome,
+    SubjectInput, Vault, wire,
 };
 use custos_model::SubjectId;
 use serde_json::{Map, Value, json};
@@ -37,6 +38,10 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(erase_subject),
         )
         .route("/v1/export", post(export))
+        .route("/v1/ledger/head", get(ledger_head))
+        .route("/v1/ledger/verify", get(ledger_verify))
+        .route("/v1/ledger/events", get(ledger_events))
+        .route("/v1/ledger/subjects/{id}", get(ledger_subject))
         .route(
             "/v1/import",
             post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BODY)),
@@ -313,4 +318,78 @@ async fn import(
     })
     .await?;
     Ok(Json(wire::import_report(&report)))
+}
+
+// The ledger routes are open to every authenticated principal for now: the
+// admin token is the only one. Issue 4 restricts them to a ledger-read role.
+
+async fn ledger_head(
+    State(state): State<AppState>,
+    Caller(_who): Caller,
+) -> Result<Json<Value>, ApiError> {
+    let head = blocking(&state.vault, |v| v.ledger_head()).await?;
+    Ok(Json(wire::head(&head)))
+}
+
+async fn ledger_verify(
+    State(state): State<AppState>,
+    Caller(_who): Caller,
+) -> Result<Json<Value>, ApiError> {
+    let report = blocking(&state.vault, |v| v.ledger_verify(None)).await?;
+    Ok(Json(wire::verify_report(&report)))
+}
+
+#[derive(serde::Deserialize)]
+struct EventParams {
+    principal: Option<String>,
+    subject: Option<String>,
+    purpose: Option<String>,
+    action: Option<String>,
+    outcome: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    after_seq: Option<u64>,
+    limit: Option<usize>,
+}
+
+async fn ledger_events(
+    State(state): State<AppState>,
+    Caller(_who): Caller,
+    Query(params): Query<EventParams>,
+) -> Result<Json<Value>, ApiError> {
+    let outcome = params
+        .outcome
+        .as_deref()
+        .map(|o| {
+            Outcome::parse(o).ok_or_else(|| {
+                ApiError::bad_request("`outcome` must be allowed, partial, denied or failed")
+            })
+        })
+        .transpose()?;
+    let query = EventQuery {
+        principal: params.principal,
+        subject: params.subject,
+        purpose: params.purpose,
+        action: params.action,
+        outcome,
+        time_from: params.from,
+        time_to: params.to,
+        after_seq: params.after_seq,
+        limit: params.limit.unwrap_or(EventQuery::default().limit),
+    };
+    let events = blocking(&state.vault, move |v| v.ledger_query(&query)).await?;
+    Ok(Json(wire::events(&events)))
+}
+
+async fn ledger_subject(
+    State(state): State<AppState>,
+    Caller(_who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = subject_id(&id)?;
+    let (id, history) = blocking(&state.vault, move |v| {
+        v.ledger_subject(&id).map(|h| (id, h))
+    })
+    .await?;
+    Ok(Json(wire::subject_history(id.as_str(), &history)))
 }

@@ -11,5 +11,6 @@ mod support;
 
 mod auth;
 mod contract;
+mod ledger;
 mod subjects;
 mod transfer;
