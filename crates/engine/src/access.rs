@@ -131,13 +131,17 @@ impl Vault {
         input: SubjectInput,
     ) -> Result<SubjectId, EngineError> {
         let id = match &input.id {
-            Some(raw) if !raw.trim().is_empty() => {
-                parse_subject_id(raw).map_err(EngineError::invalid)?
-            }
+            Some(raw) if !raw.trim().is_empty() => parse_subject_id(raw).map_err(|p| {
+                self.refuse(who, Action::Create, Vec::new(), EngineError::invalid(p))
+            })?,
             _ => generate_subject_id(),
         };
         let values = validate_values(&self.schema, &input.values, true)
             .map_err(|p| self.refuse(who, Action::Create, vec![&id], EngineError::Invalid(p, 0)))?;
+        if !self.store.existing(std::slice::from_ref(&id))?.is_empty() {
+            let exists = EngineError::Store(custos_store::StoreError::Exists(id.clone()));
+            return Err(self.refuse(who, Action::Create, vec![&id], exists));
+        }
         self.record(
             who,
             Decision::allowed(Action::Create, vec![&id], Vec::new()),

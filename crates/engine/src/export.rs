@@ -50,12 +50,13 @@ impl Vault {
         filters: &[(String, String)],
         ids: &[SubjectId],
     ) -> Result<ExportReport, EngineError> {
-        let indexes = self.select(selection)?;
-        let filters = self.scope_filters(filters)?;
+        let refuse = |e| self.refuse(who, Action::Export, Vec::new(), e);
+        let indexes = self.select(selection).map_err(refuse)?;
+        let filters = self.scope_filters(filters).map_err(refuse)?;
         if !ids.is_empty() && !filters.is_empty() {
-            return Err(EngineError::invalid(Problem::general(
+            return Err(refuse(EngineError::invalid(Problem::general(
                 "choose subjects either by id or by filters, not both",
-            )));
+            ))));
         }
         let fields: Vec<String> = indexes
             .iter()

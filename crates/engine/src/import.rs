@@ -231,16 +231,21 @@ impl Vault {
         options: &ImportOptions,
         progress: &(dyn Fn(ImportProgress) + Sync),
     ) -> Result<ImportReport, EngineError> {
-        let (rows, encoding, columns) =
-            match self.validate_csv(input, options, options.encoding, progress)? {
-                Some(validated) => validated,
-                // Not UTF-8 while the encoding is auto: read it as Excel wrote it.
-                None => self
-                    .validate_csv(input, options, Encoding::Windows1252, progress)?
-                    .ok_or_else(|| {
+        let validated = match self.validate_csv(input, options, options.encoding, progress) {
+            // Not UTF-8 while the encoding is auto: read it as Excel wrote it.
+            Ok(None) => self
+                .validate_csv(input, options, Encoding::Windows1252, progress)
+                .and_then(|v| {
+                    v.ok_or_else(|| {
                         EngineError::invalid(Problem::general("cannot decode the file"))
-                    })?,
-            };
+                    })
+                }),
+            other => other.and_then(|v| {
+                v.ok_or_else(|| EngineError::invalid(Problem::general("cannot decode the file")))
+            }),
+        };
+        let (rows, encoding, columns) =
+            validated.map_err(|e| self.refuse(who, Action::Import, Vec::new(), e))?;
         let mut report = ImportReport {
             rows,
             imported: 0,

@@ -8,7 +8,7 @@
 use custos_ledger::{NewEvent, Outcome, Recorded};
 use custos_model::SubjectId;
 
-use crate::error::EngineError;
+use crate::error::{EngineError, Problem};
 use crate::principal::Caller;
 use crate::vault::Vault;
 
@@ -116,9 +116,10 @@ impl Vault {
             .map_err(|e| EngineError::Unrecorded(e.to_string()))
     }
 
-    /// Records a refused or failed attempt, then hands back the error. A
-    /// failure to record it is logged: the caller fails either way and
-    /// releases nothing.
+    /// Records a refused or failed attempt, then hands back the error. If the
+    /// attempt cannot be recorded, the caller gets that failure instead (503),
+    /// so that a prober cannot tell an absent subject from a present one
+    /// while the ledger is down, unrecorded.
     pub(crate) fn refuse(
         &self,
         who: &Caller,
@@ -133,10 +134,7 @@ impl Vault {
             _ => Outcome::Failed,
         };
         let reason = match &error {
-            // Problems never hold values, but a long list is no reason.
-            EngineError::Invalid(problems, _) => problems
-                .first()
-                .map_or_else(|| "invalid request".to_owned(), ToString::to_string),
+            EngineError::Invalid(problems, _) => self.invalid_reason(problems),
             other => other.to_string(),
         };
         let decision = Decision {
@@ -146,9 +144,28 @@ impl Vault {
             outcome,
             reason,
         };
-        if let Err(e) = self.record(who, decision) {
-            tracing::error!(error = %e, "could not record a refused access");
+        match self.record(who, decision) {
+            Ok(_) => error,
+            Err(unrecorded) => {
+                tracing::error!(refused = %error, "could not record a refused access");
+                unrecorded
+            }
         }
-        error
+    }
+
+    /// A short reason for an invalid request. Problems never hold values,
+    /// but they may quote (in backticks, by convention) what the caller typed
+    /// where a field name belongs, which could be a value typed in the wrong
+    /// place, and the ledger can never be erased. So it keeps only problems
+    /// about fields the schema knows, or that quote nothing.
+    fn invalid_reason(&self, problems: &[Problem]) -> String {
+        let known = problems.iter().find(|p| match p.field.as_deref() {
+            Some(field) => self.schema.field(field).is_some(),
+            None => !p.message.contains('`'),
+        });
+        match known {
+            Some(problem) => format!("invalid request: {problem}"),
+            None => format!("invalid request ({} problems)", problems.len()),
+        }
     }
 }

@@ -10,7 +10,9 @@
 mod support;
 
 mod demo;
+mod durability;
 mod errors;
 mod keys;
+mod ledger;
 mod serve;
 mod subjects;

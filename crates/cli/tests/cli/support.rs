@@ -114,3 +114,76 @@ pub(crate) fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
+
+impl Sandbox {
+    /// Runs a command as the OS user `user`, whose events the ledger then
+    /// records as by `local:{user}`.
+    pub(crate) fn run_as(&self, user: &str, args: &[&str]) -> Run {
+        let mut command = self.command(args);
+        command.env("USER", user).env_remove("LOGNAME");
+        command.output().unwrap().into()
+    }
+
+    /// The vault's ledger file.
+    pub(crate) fn ledger(&self) -> PathBuf {
+        self.vault().join("ledger.sqlite")
+    }
+
+    /// A raw connection to the vault's ledger, for tampering.
+    pub(crate) fn ledger_db(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(self.ledger()).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        conn
+    }
+}
+
+/// Runs the binary with no `--dir` and no vault settings in the
+/// environment, in `cwd`.
+pub(crate) fn run_without_vault(cwd: &Path, args: &[&str]) -> Run {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("CUSTOS_DIR")
+        .env_remove("CUSTOS_KEY_FILE")
+        .env_remove("CUSTOS_PASSPHRASE")
+        .env_remove("CUSTOS_NEW_PASSPHRASE")
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+        .into()
+}
+
+/// `custos serve --listen 127.0.0.1:0` running as a child process on a
+/// sandbox's vault.
+pub(crate) struct Server {
+    pub(crate) child: std::process::Child,
+    /// The address it listens on, as `127.0.0.1:PORT`.
+    pub(crate) addr: String,
+    /// Reads the server's log until it exits, so it never blocks on a full
+    /// pipe; joins to the whole log.
+    pub(crate) log: std::thread::JoinHandle<String>,
+}
+
+impl Sandbox {
+    /// Starts the server and waits until it listens.
+    pub(crate) fn serve(&self) -> Server {
+        use std::io::BufRead;
+        let mut child = self
+            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .env("CUSTOS_LOG", "warn")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("the server exited early").unwrap();
+            if let Some(rest) = line.strip_prefix("custos listening on http://") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+        let log =
+            std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+        Server { child, addr, log }
+    }
+}

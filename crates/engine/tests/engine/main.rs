@@ -11,6 +11,7 @@ mod encryption;
 mod erase;
 mod import;
 mod keys;
+mod ledger;
 mod plaintext;
 mod rotation;
 mod subjects;

@@ -420,3 +420,42 @@ pub(crate) fn encode_map(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     }
     out
 }
+
+/// The ledger file of a vault directory.
+pub(crate) fn ledger_path(dir: &Path) -> PathBuf {
+    dir.join("ledger.sqlite")
+}
+
+/// A raw connection to `DIR/ledger.sqlite`, for tampering and inspection.
+pub(crate) fn ledger_db(dir: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(ledger_path(dir)).expect("open ledger");
+    conn.busy_timeout(BUSY).expect("busy timeout");
+    conn
+}
+
+/// The bytes of `DIR/ledger.sqlite` and of its `-wal` and `-shm` files, by
+/// file name; absent files are left out.
+pub(crate) fn ledger_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"]
+        .into_iter()
+        .filter_map(|name| fs::read(dir.join(name)).ok().map(|b| (name.to_owned(), b)))
+        .collect()
+}
+
+/// Every event in the ledger, oldest first, read through the engine.
+pub(crate) fn ledger_events(vault: &Vault) -> Vec<custos_engine::Event> {
+    let mut all = Vec::new();
+    let mut query = custos_engine::EventQuery {
+        limit: custos_engine::EventQuery::MAX_LIMIT,
+        ..custos_engine::EventQuery::default()
+    };
+    loop {
+        let page = vault.ledger_query(&query).expect("query the ledger");
+        let done = page.len() < custos_engine::EventQuery::MAX_LIMIT;
+        query.after_seq = page.last().map(|e| e.seq);
+        all.extend(page);
+        if done {
+            return all;
+        }
+    }
+}
