@@ -33,6 +33,22 @@ fn exit_code(error: &anyhow::Error) -> u8 {
     }
 }
 
+/// The error and its causes, each said once: library errors already
+/// include their source in their own message.
+fn describe(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let dir_is_default =
@@ -52,11 +68,7 @@ fn main() -> ExitCode {
     match commands::run(cli, dir_is_default) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            let message = match error.downcast_ref::<EngineError>() {
-                Some(EngineError::Invalid(..)) => format!("error: {error}"),
-                _ => format!("error: {error:#}"),
-            };
-            eprintln!("{message}");
+            eprintln!("error: {}", describe(&error));
             ExitCode::from(exit_code(&error))
         }
     }
