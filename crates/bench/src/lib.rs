@@ -1,24 +1,31 @@
 //! `custos bench`: measures Custos against the targets in PERFORMANCE.md.
 //!
 //! One run measures, side by side: the machine (cores, CPU, fdatasync rate),
-//! W1 import of N synthetic members, in-process get-and-decrypt of ten
-//! fields on one and two threads, and the real HTTP server under a
-//! keep-alive load generator at 1, 8 and 64 connections. It prints a table
-//! with medians, p99s, throughputs and pass/fail against each target, then
-//! the ratios; or, with `--json`, one JSON document.
+//! W1 import of N synthetic members; W2 audited reads of ten fields (each
+//! recorded durably in the ledger before it decrypts) in process on 1, 2
+//! and 64 threads and over HTTP at 1, 8 and 64 connections, each next to
+//! the same read without the ledger (the unaudited baseline), so that the
+//! report can say what recording costs; and W5 on a fresh ledger of N
+//! events: group-commit appends, a principal-and-time query, full verify,
+//! proofs and storage per event. It prints a table with medians, p99s,
+//! throughputs and pass/fail against each target, then the ratios; or, with
+//! `--json`, one JSON document.
 //!
 //! Modules: `machine` (/proc and fdatasync), `import` (W1), `read` (in
-//! process), `server` and `load` (HTTP, with the pure parsing in `http`),
-//! `stats` (percentiles), `workload` (ids and fields) and `report`.
+//! process), `unaudited` (the baseline read), `server` and `load` (HTTP,
+//! with the pure parsing in `http`), `ledger` (W5), `stats` (percentiles),
+//! `workload` (ids and fields) and `report`.
 
 mod http;
 mod import;
+mod ledger;
 mod load;
 mod machine;
 mod read;
 mod report;
 mod server;
 mod stats;
+mod unaudited;
 mod workload;
 
 use std::io::Write as _;
@@ -26,12 +33,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use custos_engine::{EventQuery, Vault};
 use custos_synth::Generator;
+
+use crate::unaudited::Baseline;
 
 /// Members with `--quick`.
 const QUICK_MEMBERS: u64 = 20_000;
 /// Members by default.
 const DEFAULT_MEMBERS: u64 = 1_000_000;
+/// Ledger events of W5 with `--quick`.
+const QUICK_LEDGER_EVENTS: u64 = 200_000;
+/// Ledger events of W5 by default.
+const DEFAULT_LEDGER_EVENTS: u64 = 1_000_000;
 /// Seconds per throughput run with `--quick`.
 const QUICK_SECONDS: f64 = 3.0;
 /// Seconds per throughput run by default.
@@ -39,9 +53,11 @@ const DEFAULT_SECONDS: f64 = 10.0;
 /// How many random member ids the read workloads cycle through.
 const READ_IDS: usize = 1 << 17;
 /// In-process reader thread counts.
-const READ_THREADS: [usize; 2] = [1, 2];
+const READ_THREADS: [usize; 3] = [1, 2, read::AUDITED_TARGET_THREADS];
 /// HTTP connection counts.
 const HTTP_CONNECTIONS: [usize; 3] = [1, 8, 64];
+/// Members whose unaudited read is compared with the audited one.
+const BASELINE_CHECKS: usize = 20;
 
 /// Options of `custos bench`.
 #[derive(Debug, clap::Args)]
@@ -49,15 +65,21 @@ pub struct BenchArgs {
     /// How many synthetic members to import [default: 1,000,000; 20,000 with --quick].
     #[arg(long, value_name = "N")]
     pub members: Option<u64>,
+    /// How many events W5's fresh ledger holds for the query, verify, proof
+    /// and storage figures; 0 skips W5 [default: 1,000,000; 200,000 with
+    /// --quick].
+    #[arg(long, value_name = "N")]
+    pub ledger_events: Option<u64>,
     /// Seconds per throughput run [default: 10; 3 with --quick].
     #[arg(long, value_name = "S")]
     pub seconds: Option<f64>,
-    /// A short run: 20,000 members and 3-second runs (explicit --members and
-    /// --seconds still apply).
+    /// A short run: 20,000 members, 200,000 ledger events and 3-second runs
+    /// (explicit --members, --ledger-events and --seconds still apply).
     #[arg(long)]
     pub quick: bool,
-    /// Where to write the CSV and the vault (kept afterwards) [default: a new
-    /// directory under the system temp dir, removed at the end].
+    /// Where to write the CSV, the vault and W5's ledger (kept afterwards)
+    /// [default: a new directory under the system temp dir, removed at the
+    /// end].
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
     /// Print one JSON document with all figures on stdout (progress still goes
@@ -80,12 +102,21 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     } else {
         DEFAULT_MEMBERS
     });
+    let ledger_events = args.ledger_events.unwrap_or(if args.quick {
+        QUICK_LEDGER_EVENTS
+    } else {
+        DEFAULT_LEDGER_EVENTS
+    });
     let seconds = args.seconds.unwrap_or(if args.quick {
         QUICK_SECONDS
     } else {
         DEFAULT_SECONDS
     });
     anyhow::ensure!(members > 0, "--members must be at least 1");
+    anyhow::ensure!(
+        ledger_events == 0 || ledger_events >= 1_000,
+        "--ledger-events must be 0 (skip W5) or at least 1,000"
+    );
     anyhow::ensure!(
         seconds.is_finite() && (0.1..=3600.0).contains(&seconds),
         "--seconds must be between 0.1 and 3600"
@@ -108,11 +139,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
-            for name in ["vault", "members.csv"] {
+            for path in [
+                dir.join("vault"),
+                dir.join("members.csv"),
+                ledger::ledger_path(dir),
+            ] {
                 anyhow::ensure!(
-                    !dir.join(name).exists(),
+                    !path.exists(),
                     "`{}` exists already; give an empty --work-dir",
-                    dir.join(name).display()
+                    path.display()
                 );
             }
             (dir.clone(), None)
@@ -142,38 +177,82 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         READ_IDS,
         args.seed ^ 0x7265_6164_5f69_6473,
     )?;
-    read::check(&vault, &ids[0])?;
+    let baseline = Arc::new(Baseline::open(&vault)?);
+    for id in ids.iter().take(BASELINE_CHECKS) {
+        let audited = read::check(&vault, id)?;
+        unaudited::check(&baseline, id, &audited)?;
+    }
+    let ledger_before = vault.ledger_head()?.head().size();
 
     let mut reads = Vec::new();
     for threads in READ_THREADS {
+        let plural = if threads == 1 { "" } else { "s" };
         log(&format!(
-            "reading in process on {threads} thread(s) for {seconds} s …"
+            "reading in process on {threads} thread{plural} for {seconds} s, audited …"
         ));
-        let run = read::run(&vault, &ids, threads, warmup, duration)?;
+        let audited = read::run_audited(&vault, &ids, threads, warmup, duration)?;
+        log_run(&log, &audited);
         log(&format!(
-            "  {}/s, median {}, p99 {}",
-            report::thousands(run.throughput()),
-            report::latency(run.median_us()),
-            report::latency(run.p99_us())
+            "reading in process on {threads} thread{plural} for {seconds} s, unaudited …"
         ));
-        reads.push((threads, run));
+        let fields = workload::READ_FIELDS;
+        let plain = read::run(&ids, threads, warmup, duration, &|id| {
+            baseline
+                .read(id, &fields)
+                .map(|record| std::hint::black_box(record).fields.len())
+                .map_err(|e| e.to_string())
+        })?;
+        log_run(&log, &plain);
+        reads.push(report::Pair {
+            n: threads,
+            audited,
+            unaudited: plain,
+        });
     }
 
     let server = server::start(Arc::clone(&vault))?;
+    let twin = server::start_unaudited(Arc::clone(&vault), Arc::clone(&baseline));
     let server_threads = server.worker_threads;
-    let http = http_runs(
-        &server,
-        &token,
-        &ids,
-        args.client_threads,
-        warmup,
-        duration,
-        &log,
-    );
+    let http = match &twin {
+        Ok(twin) => http_runs(
+            &server,
+            twin,
+            &token,
+            &ids,
+            args.client_threads,
+            warmup,
+            duration,
+            &log,
+        ),
+        Err(e) => Err(anyhow::anyhow!("cannot start the unaudited server: {e}")),
+    };
     let stopped = server.stop();
+    let twin_stopped = twin.map(server::Server::stop);
     let http = http?;
     stopped?;
+    twin_stopped??;
+
+    let ledger_after = vault.ledger_head()?.head().size();
+    let template = last_event_template(&vault, ledger_after);
+    drop(baseline);
     drop(vault);
+
+    let ledger = if ledger_events > 0 {
+        Some(ledger::run(
+            &ledger::Options {
+                dir: &work_dir,
+                events: ledger_events,
+                members,
+                seed: args.seed,
+                warmup,
+                duration,
+                template,
+            },
+            &log,
+        )?)
+    } else {
+        None
+    };
 
     let report = report::Report {
         machine,
@@ -184,6 +263,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         import,
         reads,
         http,
+        recorded_by_reads: ledger_after.saturating_sub(ledger_before),
+        ledger,
         server_threads,
         client_threads: args.client_threads,
         total_seconds: started.elapsed().as_secs_f64(),
@@ -200,22 +281,50 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn http_runs(
-    server: &server::Server,
+fn log_run(log: &dyn Fn(&str), run: &stats::Run) {
+    log(&format!(
+        "  {}/s, median {}, p99 {}{}",
+        report::thousands(run.throughput()),
+        report::latency(run.median_us()),
+        report::latency(run.p99_us()),
+        if run.errors > 0 {
+            format!(", {} errors", run.errors)
+        } else {
+            String::new()
+        }
+    ));
+}
+
+/// The shape of the last event the vault recorded (an audited HTTP read),
+/// for W5's events.
+fn last_event_template(vault: &Vault, size: u64) -> ledger::Template {
+    let query = EventQuery {
+        after_seq: size.checked_sub(2),
+        limit: 1,
+        ..EventQuery::default()
+    };
+    match vault.ledger_query(&query) {
+        Ok(events) => match events.first() {
+            Some(event) if event.action == "read" => ledger::Template::from_event(
+                event,
+                "the last audited HTTP read in the vault's ledger (principal, subject and request id varied)",
+            ),
+            _ => ledger::Template::synthetic(),
+        },
+        Err(_) => ledger::Template::synthetic(),
+    }
+}
+
+fn check_server(
+    addr: std::net::SocketAddr,
     token: &str,
-    ids: &[custos_model::SubjectId],
-    client_threads: usize,
-    warmup: Duration,
-    duration: Duration,
-    log: &dyn Fn(&str),
-) -> anyhow::Result<Vec<(usize, load::LoadRun)>> {
-    let first = ids
-        .first()
-        .ok_or_else(|| anyhow::anyhow!("no ids to read"))?;
-    let (status, body) = load::fetch(server.addr, token, first.as_str())?;
+    id: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    let (status, body) = load::fetch(addr, token, id)?;
     anyhow::ensure!(
         status == 200,
-        "GET of one subject answered {status}: {}",
+        "GET of one subject from the {what} server answered {status}: {}",
         String::from_utf8_lossy(&body)
     );
     let parsed: serde_json::Value = serde_json::from_slice(&body)?;
@@ -225,35 +334,63 @@ fn http_runs(
         .map_or(0, serde_json::Map::len);
     anyhow::ensure!(
         fields == workload::READ_FIELDS.len(),
-        "GET of one subject returned {fields} fields, expected {}",
+        "GET of one subject from the {what} server returned {fields} fields, expected {}",
         workload::READ_FIELDS.len()
     );
+    Ok(())
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the whole HTTP setup, called once"
+)]
+fn http_runs(
+    server: &server::Server,
+    twin: &server::Server,
+    token: &str,
+    ids: &[custos_model::SubjectId],
+    client_threads: usize,
+    warmup: Duration,
+    duration: Duration,
+    log: &dyn Fn(&str),
+) -> anyhow::Result<Vec<report::Pair<load::LoadRun>>> {
+    let first = ids
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no ids to read"))?;
+    check_server(server.addr, token, first.as_str(), "audited")?;
+    check_server(twin.addr, token, first.as_str(), "unaudited")?;
 
     let ids: Arc<[String]> = ids.iter().map(|id| id.as_str().to_owned()).collect();
     let mut runs = Vec::new();
     for connections in HTTP_CONNECTIONS {
-        log(&format!(
-            "HTTP GET on {connections} connection(s) for {} s …",
-            duration.as_secs_f64()
-        ));
-        let load = load::Load {
-            addr: server.addr,
-            token: token.into(),
-            ids: Arc::clone(&ids),
-            connections,
-            client_threads,
-            warmup,
-            duration,
-        };
-        let result = load::run(&load)?;
-        log(&format!(
-            "  {}/s, median {}, p99 {}, {} errors",
-            report::thousands(result.run.throughput()),
-            report::latency(result.run.median_us()),
-            report::latency(result.run.p99_us()),
-            result.run.errors
-        ));
-        runs.push((connections, result));
+        let mut pair = Vec::with_capacity(2);
+        for (addr, what) in [(server.addr, "audited"), (twin.addr, "unaudited")] {
+            log(&format!(
+                "HTTP GET on {connections} connection(s) for {} s, {what} …",
+                duration.as_secs_f64()
+            ));
+            let load = load::Load {
+                addr,
+                token: token.into(),
+                ids: Arc::clone(&ids),
+                connections,
+                client_threads,
+                warmup,
+                duration,
+            };
+            let result = load::run(&load)?;
+            log_run(log, &result.run);
+            pair.push(result);
+        }
+        let unaudited = pair.pop();
+        let audited = pair.pop();
+        if let (Some(audited), Some(unaudited)) = (audited, unaudited) {
+            runs.push(report::Pair {
+                n: connections,
+                audited,
+                unaudited,
+            });
+        }
     }
     Ok(runs)
 }

@@ -1,13 +1,33 @@
-//! The real API server, in process on 127.0.0.1:0, on its own runtime.
+//! The servers under load, in process on 127.0.0.1:0, each on its own
+//! runtime: the real API server (audited reads), and an unaudited twin that
+//! serves the same read route through the same middleware, authentication,
+//! blocking pool and JSON rendering, but reads through the bench's
+//! [`Baseline`] and so records nothing.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use custos_engine::Vault;
+use axum::Json;
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderName, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use custos_engine::{Vault, wire};
+use custos_model::SubjectId;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::unaudited::Baseline;
 
 /// A running server.
 #[derive(Debug)]
@@ -22,6 +42,37 @@ pub(crate) struct Server {
 /// Starts `custos_server::run` on a new multi-threaded runtime with one
 /// worker per core (tokio's default, as `custos serve` has).
 pub(crate) fn start(vault: Arc<Vault>) -> anyhow::Result<Server> {
+    start_with(move |listener, stop| {
+        custos_server::run(listener, vault, async {
+            let _ = stop.await;
+        })
+    })
+}
+
+/// Starts the unaudited twin of the read route, configured as
+/// `custos_server::app` is.
+pub(crate) fn start_unaudited(
+    vault: Arc<Vault>,
+    baseline: Arc<Baseline>,
+) -> anyhow::Result<Server> {
+    start_with(move |listener, stop| async move {
+        axum::serve(
+            listener,
+            unaudited_app(Twin { vault, baseline })
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stop.await;
+        })
+        .await
+    })
+}
+
+fn start_with<F, Fut>(serve: F) -> anyhow::Result<Server>
+where
+    F: FnOnce(TcpListener, oneshot::Receiver<()>) -> Fut,
+    Fut: Future<Output = std::io::Result<()>> + Send + 'static,
+{
     let worker_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(worker_threads)
@@ -31,9 +82,7 @@ pub(crate) fn start(vault: Arc<Vault>) -> anyhow::Result<Server> {
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
     let (shutdown, stop) = oneshot::channel::<()>();
-    let task = runtime.spawn(custos_server::run(listener, vault, async {
-        let _ = stop.await;
-    }));
+    let task = runtime.spawn(serve(listener, stop));
     Ok(Server {
         runtime,
         addr,
@@ -60,5 +109,85 @@ impl Server {
             Ok(Err(e)) => Err(anyhow::anyhow!("the server task failed: {e}")),
             Err(_) => Err(anyhow::anyhow!("the server did not stop within 10 s")),
         }
+    }
+}
+
+/// The unaudited server's state.
+#[derive(Debug, Clone)]
+struct Twin {
+    vault: Arc<Vault>,
+    baseline: Arc<Baseline>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The read route behind the layers of `custos_server::app`, so that the
+/// two servers differ only in what a read does.
+fn unaudited_app(twin: Twin) -> Router {
+    Router::new()
+        .route("/v1/subjects/{id}", get(unaudited_read))
+        .with_state(twin)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            custos_server::REQUEST_TIMEOUT,
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+#[derive(serde::Deserialize)]
+struct ReadParams {
+    fields: Option<String>,
+}
+
+fn failure(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Authenticates as the real server does, then reads without recording.
+async fn unaudited_read(
+    State(twin): State<Twin>,
+    ConnectInfo(_client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Query<ReadParams>,
+) -> Response {
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let authenticated = token.is_some_and(|t| twin.vault.authenticate(t.trim()).is_ok());
+    if !authenticated {
+        return failure(StatusCode::UNAUTHORIZED, "unauthenticated");
+    }
+    let Ok(id) = SubjectId::parse(&id) else {
+        return failure(StatusCode::BAD_REQUEST, "bad subject id");
+    };
+    let Some(fields) = params.fields else {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "the unaudited route needs ?fields=",
+        );
+    };
+    let baseline = Arc::clone(&twin.baseline);
+    let read = tokio::task::spawn_blocking(move || {
+        let names: Vec<&str> = fields.split(',').collect();
+        baseline.read(&id, &names)
+    })
+    .await;
+    match read {
+        Ok(Ok(record)) => Json::<Value>(wire::record(twin.vault.schema(), &record)).into_response(),
+        Ok(Err(e)) => failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
