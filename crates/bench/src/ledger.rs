@@ -32,6 +32,7 @@ use custos_store::{SqliteLedger, SqliteOptions};
 
 use crate::machine;
 use crate::stats::{self, Run};
+use crate::threads::{self, Threads};
 use crate::workload::{READ_FIELDS, SplitMix64};
 
 /// W5's append target (events/s), judged at the largest thread count.
@@ -612,75 +613,23 @@ fn appends_run(
     threads: usize,
     seed: u64,
 ) -> anyhow::Result<Run> {
-    let start = Instant::now();
-    let measure_from = start + options.warmup;
-    let end = measure_from + options.duration;
-    let cpu_before = std::sync::Mutex::new(None);
-    let results = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let cpu_before = &cpu_before;
-                std::thread::Builder::new()
-                    .name(format!("bench-append-{t}"))
-                    .stack_size(256 * 1024)
-                    .spawn_scoped(scope, move || {
-                        let mut rng = SplitMix64::new(seed ^ (t as u64).wrapping_mul(0x9e37));
-                        let mut samples = Vec::with_capacity(1024);
-                        let mut errors = 0u64;
-                        let mut first_error = None;
-                        let mut measuring = false;
-                        loop {
-                            let t0 = Instant::now();
-                            if t0 >= end {
-                                break;
-                            }
-                            if !measuring && t0 >= measure_from {
-                                measuring = true;
-                                if t == 0
-                                    && let Ok(mut slot) = cpu_before.lock()
-                                {
-                                    *slot = machine::cpu_time();
-                                }
-                            }
-                            let who = principal(rng.below(PRINCIPALS as u64) as usize);
-                            let event = options.template.event(who, &mut rng, options.members);
-                            let result = recorder.record(event);
-                            match result {
-                                Ok(_) if measuring => samples.push(nanos(t0)),
-                                Ok(_) => {}
-                                Err(e) => {
-                                    errors += 1;
-                                    first_error.get_or_insert_with(|| e.to_string());
-                                }
-                            }
-                        }
-                        (samples, errors, first_error)
-                    })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| match w {
-                Ok(handle) => handle
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("an append thread panicked")),
-                Err(e) => Err(anyhow::anyhow!("cannot start an append thread: {e}")),
-            })
-            .collect::<Vec<_>>()
-    });
-    let cpu = machine::cpu_since(cpu_before.into_inner().unwrap_or(None));
-    let mut samples = Vec::new();
-    let mut errors = 0;
-    let mut first_error = None;
-    for result in results {
-        let (s, e, f) = result?;
-        samples.extend(s);
-        errors += e;
-        first_error = first_error.or(f);
-    }
-    let mut run = Run::from_samples(samples, errors, first_error, options.duration);
-    run.cpu = cpu;
-    Ok(run)
+    let shape = Threads {
+        count: threads,
+        warmup: options.warmup,
+        duration: options.duration,
+        name: "bench-append",
+        what: "an append thread",
+        stack_size: Some(256 * 1024),
+        samples_capacity: 1024,
+    };
+    threads::timed(&shape, &|t| {
+        let mut rng = SplitMix64::new(seed ^ (t as u64).wrapping_mul(0x9e37));
+        move || {
+            let who = principal(rng.below(PRINCIPALS as u64) as usize);
+            let event = options.template.event(who, &mut rng, options.members);
+            recorder.record(event)
+        }
+    })
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {

@@ -25,6 +25,7 @@ mod read;
 mod report;
 mod server;
 mod stats;
+mod threads;
 mod unaudited;
 mod workload;
 

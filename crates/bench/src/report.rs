@@ -681,15 +681,12 @@ impl Report {
     }
 
     fn ledger_details(&self, out: &mut String, l: &LedgerFigures) {
-        let quarters: Vec<String> = l
-            .populate_quarters
-            .iter()
-            .map(|&r| format!("{}/s", thousands(r)))
-            .collect();
-        let _ = writeln!(
+        list_line(
             out,
-            "W5 bulk append rate by quarter of the log, first to last: {}",
-            quarters.join(", ")
+            "W5 bulk append rate by quarter of the log, first to last",
+            l.populate_quarters
+                .iter()
+                .map(|&r| format!("{}/s", thousands(r))),
         );
         let _ = writeln!(
             out,
@@ -699,17 +696,12 @@ impl Report {
             thousands(l.events as f64)
         );
         if !l.tables.is_empty() {
-            let parts: Vec<String> = l
-                .tables
-                .iter()
-                .map(|(name, bytes)| {
-                    format!("{name} {:.1}", *bytes as f64 / l.events.max(1) as f64)
-                })
-                .collect();
-            let _ = writeln!(
+            list_line(
                 out,
-                "W5 storage by table and index, bytes per event (pages, free space included): {}",
-                parts.join(", ")
+                "W5 storage by table and index, bytes per event (pages, free space included)",
+                l.tables.iter().map(|(name, bytes)| {
+                    format!("{name} {:.1}", *bytes as f64 / l.events.max(1) as f64)
+                }),
             );
         }
         let _ = writeln!(
@@ -1003,6 +995,12 @@ fn cores(c: Option<f64>) -> String {
 
 const LABEL_WIDTH: usize = 34;
 const TARGET_WIDTH: usize = 36;
+
+/// Writes `{label}: a, b, c` as one line.
+fn list_line(out: &mut String, label: &str, items: impl Iterator<Item = String>) {
+    let items: Vec<String> = items.collect();
+    let _ = writeln!(out, "{label}: {}", items.join(", "));
+}
 
 fn header(out: &mut String) {
     let _ = writeln!(
