@@ -16,9 +16,10 @@
 //! the size and last time found there, so they agree with each other and stay
 //! consistent when several recorders (processes, or servers) share one log.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -170,14 +171,72 @@ struct Counters {
 
 type Reply<T> = mpsc::SyncSender<Result<T, RecordError>>;
 
+/// Where the writer leaves each batch's outcome for its waiters.
+///
+/// One broadcast wakes every waiter of a commit at once. Answering them one
+/// by one over channels let each woken reader preempt the writer on a
+/// two-core machine, so a commit of 60 events spent milliseconds just
+/// replying while the next batch waited (measured with `custos bench`).
+#[derive(Debug, Default)]
+struct Outcomes {
+    state: Mutex<OutcomeState>,
+    ready: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct OutcomeState {
+    by_ticket: HashMap<u64, Result<Vec<Recorded>, RecordError>>,
+    /// Set when the writer thread has ended, so that no waiter waits forever.
+    writer_gone: bool,
+}
+
+impl Outcomes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutcomeState> {
+        match self.state.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn publish(&self, outcomes: Vec<(u64, Result<Vec<Recorded>, RecordError>)>) {
+        self.lock().by_ticket.extend(outcomes);
+        self.ready.notify_all();
+    }
+
+    fn writer_gone(&self) {
+        self.lock().writer_gone = true;
+        self.ready.notify_all();
+    }
+
+    fn wait(&self, ticket: u64) -> Result<Vec<Recorded>, RecordError> {
+        let mut state = self.lock();
+        loop {
+            if let Some(outcome) = state.by_ticket.remove(&ticket) {
+                return outcome;
+            }
+            if state.writer_gone {
+                return Err(RecordError::Stopped);
+            }
+            state = match self.ready.wait(state) {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+        }
+    }
+}
+
+/// Tells waiters the writer is gone when its thread ends, even by panic.
+struct WriterGone(Arc<Outcomes>);
+
+impl Drop for WriterGone {
+    fn drop(&mut self) {
+        self.0.writer_gone();
+    }
+}
+
 enum Request {
-    Record {
-        events: Vec<NewEvent>,
-        reply: Reply<Vec<Recorded>>,
-    },
-    SignHead {
-        reply: Reply<SignedHead>,
-    },
+    Record { events: Vec<NewEvent>, ticket: u64 },
+    SignHead { reply: Reply<SignedHead> },
 }
 
 impl Request {
@@ -194,6 +253,8 @@ impl Request {
 /// writer.
 pub struct Recorder {
     sender: Option<mpsc::Sender<Request>>,
+    outcomes: Arc<Outcomes>,
+    next_ticket: AtomicU64,
     writer: Option<JoinHandle<Result<(), RecordError>>>,
     counters: Arc<Counters>,
     public_key: LedgerPublicKey,
@@ -223,6 +284,7 @@ impl Recorder {
     ) -> Recorder {
         let (sender, receiver) = mpsc::channel();
         let counters = Arc::new(Counters::default());
+        let outcomes = Arc::new(Outcomes::default());
         let public_key = signer.public_key();
         let writer = Writer {
             store,
@@ -233,14 +295,24 @@ impl Recorder {
             unsigned: 0,
             oldest_unsigned: None,
             counters: Arc::clone(&counters),
+            outcomes: Arc::clone(&outcomes),
         };
+        let gone = WriterGone(Arc::clone(&outcomes));
         let spawned = std::thread::Builder::new()
             .name("custos-ledger".to_owned())
-            .spawn(move || writer.run(&receiver));
+            .spawn(move || {
+                let _gone = gone;
+                writer.run(&receiver)
+            });
+        if spawned.is_err() {
+            outcomes.writer_gone();
+        }
         // If the thread did not start, the receiver went down with the
         // closure, so every send fails and every caller hears `Stopped`.
         Recorder {
             sender: Some(sender),
+            outcomes,
+            next_ticket: AtomicU64::new(0),
             writer: spawned.ok(),
             counters,
             public_key,
@@ -267,9 +339,9 @@ impl Recorder {
             check_storable(&e.subjects, &e.fields_released, &e.fields_denied)
                 .map_err(RecordError::Invalid)?;
         }
-        let (reply, answer) = mpsc::sync_channel(1);
-        self.send(Request::Record { events, reply })?;
-        answer.recv().map_err(|_| RecordError::Stopped)?
+        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        self.send(Request::Record { events, ticket })?;
+        self.outcomes.wait(ticket)
     }
 
     /// Signs a head over the whole log as it is now (after any events
@@ -343,6 +415,7 @@ struct Writer {
     /// When the oldest of those was appended.
     oldest_unsigned: Option<Instant>,
     counters: Arc<Counters>,
+    outcomes: Arc<Outcomes>,
 }
 
 /// The result of one committed transaction.
@@ -400,42 +473,43 @@ impl Writer {
         let force_head = batch
             .iter()
             .any(|request| matches!(request, Request::SignHead { .. }));
-        let mut replies = Vec::with_capacity(batch.len());
+        let mut tickets = Vec::with_capacity(batch.len());
+        let mut head_replies = Vec::new();
         for request in batch {
             match request {
                 Request::Record {
                     events: mut mine,
-                    reply,
+                    ticket,
                 } => {
-                    replies.push((mine.len(), Some(reply), None));
+                    tickets.push((ticket, mine.len()));
                     events.append(&mut mine);
                 }
-                Request::SignHead { reply } => replies.push((0, None, Some(reply))),
+                Request::SignHead { reply } => head_replies.push(reply),
             }
         }
+        // A caller that gave up waiting no longer needs its answer; its
+        // events are recorded all the same.
         match self.commit(events, force_head) {
             Ok(Committed { recorded, head }) => {
                 let mut recorded = recorded.into_iter();
-                for (n, record_reply, head_reply) in replies {
-                    // A caller that gave up waiting no longer needs its
-                    // answer; its events are recorded all the same.
-                    if let Some(reply) = record_reply {
-                        let _ = reply.send(Ok(recorded.by_ref().take(n).collect()));
-                    }
-                    if let Some(reply) = head_reply {
-                        let _ = reply.send(head.clone().ok_or(RecordError::Stopped));
-                    }
+                let outcomes = tickets
+                    .into_iter()
+                    .map(|(ticket, n)| (ticket, Ok(recorded.by_ref().take(n).collect())))
+                    .collect();
+                self.outcomes.publish(outcomes);
+                for reply in head_replies {
+                    let _ = reply.send(head.clone().ok_or(RecordError::Stopped));
                 }
             }
             Err(e) => {
                 let e = Arc::new(e);
-                for (_, record_reply, head_reply) in replies {
-                    if let Some(reply) = record_reply {
-                        let _ = reply.send(Err(RecordError::Storage(Arc::clone(&e))));
-                    }
-                    if let Some(reply) = head_reply {
-                        let _ = reply.send(Err(RecordError::Storage(Arc::clone(&e))));
-                    }
+                let outcomes = tickets
+                    .into_iter()
+                    .map(|(ticket, _)| (ticket, Err(RecordError::Storage(Arc::clone(&e)))))
+                    .collect();
+                self.outcomes.publish(outcomes);
+                for reply in head_replies {
+                    let _ = reply.send(Err(RecordError::Storage(Arc::clone(&e))));
                 }
             }
         }
