@@ -296,7 +296,7 @@ impl Vault {
             })
             .map(|spec| spec.name().clone())
             .collect();
-        self.stored(who, Action::Update, id)?;
+        let stored = self.stored(who, Action::Update, id)?;
         let changed: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
         self.record(
             who,
@@ -305,11 +305,9 @@ impl Vault {
                 ..Decision::allowed(Action::Update, vec![id], Vec::new())
             },
         )?;
+        // The store refuses the change if the subject's key changed since
+        // this read, so the row read above is safe to seal against.
         self.with_current_keys(|keys| {
-            let stored = self
-                .store
-                .subject(id)?
-                .ok_or_else(|| EngineError::NotFound(id.clone()))?;
             let key = Self::data_key(&keys.keyring, id, &stored)?;
             let parts = self.seal_values(&keys.keyring, &key, &valid);
             let change = SubjectChange {
