@@ -9,13 +9,12 @@
 //! 3. a principal-and-time query returning just under 10,000 events, timed
 //!    several times (the chosen principal is given every k-th event, so the
 //!    match count stays near the target's 10k bound at any N);
-//! 4. a full verification of the N events from `events()` pages and the
-//!    stored heads, with `custos_ledger::verify_log`;
+//! 4. a full verification of the N events and the stored heads, with
+//!    `custos_ledger::verify_store` (the path `custos ledger verify` takes);
 //! 5. inclusion and consistency proofs read from the store;
 //! 6. appends through the group commit from 1, 16, 64 and 256 threads, on
 //!    top of the N events.
 
-use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,8 +23,7 @@ use std::time::{Duration, Instant};
 use custos_crypto::LedgerSigningKey;
 use custos_ledger::merkle::{self, Hash};
 use custos_ledger::{
-    Event, EventQuery, HeadPolicy, LedgerStore, NewEvent, Outcome, Recorder, StoredEvent,
-    verify_log,
+    Event, EventQuery, HeadPolicy, LedgerStore, NewEvent, Outcome, Recorder, verify_store,
 };
 use custos_model::VaultId;
 use custos_store::{SqliteLedger, SqliteOptions};
@@ -51,8 +49,6 @@ pub(crate) const TARGET_BYTES_PER_EVENT: f64 = 150.0;
 pub(crate) const APPEND_THREADS: [usize; 4] = [1, 16, 64, 256];
 /// Events per `record_batch` while populating.
 const POPULATE_BATCH: usize = 4096;
-/// Events per `events()` page while verifying (as `Vault::ledger_verify`).
-const VERIFY_PAGE: usize = 10_000;
 /// Timed runs of the query, after one untimed.
 const QUERY_RUNS: usize = 9;
 /// Proofs of each kind.
@@ -456,32 +452,9 @@ pub(crate) fn run(options: &Options<'_>, log: &dyn Fn(&str)) -> anyhow::Result<L
     log(&format!("W5: verifying all {n} events …"));
     let public_key = recorder.public_key();
     let start = Instant::now();
-    let heads = store.heads()?;
-    let failed = RefCell::new(None);
-    let mut from = 0u64;
-    let mut page = Vec::new().into_iter();
-    let events = std::iter::from_fn(|| {
-        loop {
-            if let Some(row) = page.next() {
-                return Some(StoredEvent::from(row));
-            }
-            match store.events(from, VERIFY_PAGE) {
-                Ok(rows) => {
-                    from = rows.last()?.seq + 1;
-                    page = rows.into_iter();
-                }
-                Err(e) => {
-                    *failed.borrow_mut() = Some(e);
-                    return None;
-                }
-            }
-        }
-    });
-    let report = verify_log(events, heads, &vault_id, &public_key);
+    let report = verify_store(&*store, &vault_id, &public_key)
+        .map_err(|e| anyhow::anyhow!("reading the ledger to verify it failed: {e}"))?;
     let verify_wall = start.elapsed();
-    if let Some(e) = failed.into_inner() {
-        anyhow::bail!("reading the ledger to verify it failed: {e}");
-    }
     log(&format!(
         "  {} events and {} heads in {:.2} s{}",
         report.events_checked,

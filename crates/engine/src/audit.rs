@@ -5,16 +5,11 @@
 //! are not themselves recorded.
 
 use custos_ledger::merkle::{self, Hash};
-use custos_ledger::{
-    Event, EventQuery, Problem, Report, SignedHead, StoredEvent, Verifier, verify_against,
-};
+use custos_ledger::{Event, EventQuery, Problem, Report, SignedHead, verify_against, verify_store};
 use custos_model::SubjectId;
 
 use crate::error::EngineError;
 use crate::vault::Vault;
-
-/// Events read per page while verifying.
-const VERIFY_PAGE: usize = 10_000;
 
 /// One event of a subject's history, with its proof of inclusion under
 /// [`SubjectHistory::head`].
@@ -62,21 +57,7 @@ impl Vault {
     /// ledger extends that earlier published head.
     pub fn ledger_verify(&self, previous: Option<&SignedHead>) -> Result<Report, EngineError> {
         let key = self.recorder.public_key();
-        let mut verifier = Verifier::new(&self.vault_id, &key, self.ledger.heads()?);
-        let mut from = 0u64;
-        loop {
-            let page = self.ledger.events(from, VERIFY_PAGE)?;
-            let Some(last) = page.last().map(|row| row.seq) else {
-                break;
-            };
-            for row in page {
-                if !verifier.push(StoredEvent::from(row)) {
-                    return Ok(verifier.finish());
-                }
-            }
-            from = last + 1;
-        }
-        let mut report = verifier.finish();
+        let mut report = verify_store(&*self.ledger, &self.vault_id, &key)?;
         if let (Some(previous), None) = (previous, &report.problem) {
             report.problem = self.check_extends(previous).err();
         }

@@ -34,6 +34,6 @@ pub use recorder::{
 };
 pub use storage::{
     AppendBatch, AppendedEvent, BoxError, EventQuery, HeadRow, LedgerStore, LedgerStoreError,
-    LogState, StoredEventRow, check_storable,
+    LogState, StoredEventRow, check_storable, verify_store,
 };
 pub use verify::{Problem, Report, StoredEvent, Verifier, verify_against, verify_log};
