@@ -13,7 +13,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, HeaderName, Request, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use custos_engine::{Vault, wire};
@@ -23,9 +23,6 @@ use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::unaudited::Baseline;
 
@@ -119,30 +116,14 @@ struct Twin {
     baseline: Arc<Baseline>,
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
 /// The read route behind the layers of `custos_server::app`, so that the
 /// two servers differ only in what a read does.
 fn unaudited_app(twin: Twin) -> Router {
-    Router::new()
-        .route("/v1/subjects/{id}", get(unaudited_read))
-        .with_state(twin)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            custos_server::REQUEST_TIMEOUT,
-        ))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                let id = request
-                    .headers()
-                    .get(&REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
-            }),
-        )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    custos_server::with_service_layers(
+        Router::new()
+            .route("/v1/subjects/{id}", get(unaudited_read))
+            .with_state(twin),
+    )
 }
 
 #[derive(serde::Deserialize)]

@@ -47,9 +47,14 @@ pub struct AppState {
 
 /// The API router.
 pub fn app(vault: Arc<Vault>) -> Router {
-    let state = AppState { vault };
-    routes::router()
-        .with_state(state)
+    with_service_layers(routes::router().with_state(AppState { vault }))
+}
+
+/// The layers every Custos route runs behind: timeout, request tracing and
+/// request ids. Public so that the benchmark's unaudited baseline server
+/// differs from this one only in what a read does.
+pub fn with_service_layers(router: Router) -> Router {
+    router
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
