@@ -15,6 +15,7 @@ use crate::error::{CryptoError, KeyError};
 use crate::master::MasterKey;
 use crate::random_bytes;
 use crate::signing::LedgerSigningKey;
+use crate::totp::TotpSecret;
 
 const NONCE_LEN: usize = 24;
 
@@ -211,6 +212,52 @@ impl Keyring {
         Ok(LedgerSigningKey::from_secret(&secret))
     }
 
+    /// Seals a principal's TOTP secret for storage.
+    ///
+    /// The key is derived from the vault's random index key, not from the
+    /// master key, so a master-key rotation (which keeps the vault keys and
+    /// only re-seals them) leaves sealed TOTP secrets valid. The sealed
+    /// secret is bound to the vault and the principal: copied to another
+    /// principal or vault, it does not open.
+    pub fn seal_totp_secret(&self, principal: &str, secret: &TotpSecret) -> Vec<u8> {
+        seal_with(
+            &self.totp_cipher(),
+            &totp_secret_ad(&self.vault_id, principal),
+            secret.as_bytes(),
+        )
+    }
+
+    /// Opens a TOTP secret sealed by [`Keyring::seal_totp_secret`] for the
+    /// same principal. Fails if it was altered, or sealed for another
+    /// principal or vault.
+    pub fn open_totp_secret(
+        &self,
+        principal: &str,
+        sealed: &[u8],
+    ) -> Result<TotpSecret, CryptoError> {
+        let plain = open_with(
+            &self.totp_cipher(),
+            &totp_secret_ad(&self.vault_id, principal),
+            sealed,
+        )?;
+        TotpSecret::from_bytes(&plain).map_err(|_| CryptoError::Tampered)
+    }
+
+    fn totp_cipher(&self) -> XChaCha20Poly1305 {
+        let hk = Hkdf::<Sha256>::new(
+            Some(self.vault_id.as_str().as_bytes()),
+            self.index_key.as_slice(),
+        );
+        let mut key = Zeroizing::new([0u8; 32]);
+        if hk
+            .expand(b"custos/v1/totp-secret-key", key.as_mut())
+            .is_err()
+        {
+            unreachable!("32 bytes is a valid HKDF-SHA256 output length");
+        }
+        XChaCha20Poly1305::new(key.as_ref().into())
+    }
+
     /// The blind index of a normalised value of a lookup field.
     pub fn blind_index(&self, field: &FieldName, value: &FieldValue) -> BlindIndex {
         // A key per field, so equal values in different fields do not match.
@@ -253,6 +300,13 @@ fn signing_key_ad(vault: &VaultId) -> Vec<u8> {
     associated_data(
         b"custos/v1/ledger-signing-key",
         &[vault.as_str().as_bytes()],
+    )
+}
+
+fn totp_secret_ad(vault: &VaultId, principal: &str) -> Vec<u8> {
+    associated_data(
+        b"custos/v1/totp-secret",
+        &[vault.as_str().as_bytes(), principal.as_bytes()],
     )
 }
 
@@ -368,6 +422,53 @@ mod tests {
         assert_eq!(new_ring.blind_index(&email, &value), index_before);
         assert!(Keyring::open(&master, &vault(), &new_sealed).is_err());
         assert!(Keyring::open(&new_master, &vault(), &new_sealed).is_ok());
+    }
+
+    #[test]
+    fn totp_secrets_are_bound_to_principal_and_vault() {
+        let (ring, _) = Keyring::create(&MasterKey::generate(), &vault());
+        let secret = TotpSecret::generate();
+        let sealed = ring.seal_totp_secret("ana", &secret);
+        assert_ne!(sealed, ring.seal_totp_secret("ana", &secret));
+        let opened = ring.open_totp_secret("ana", &sealed).unwrap();
+        assert_eq!(opened.as_bytes(), secret.as_bytes());
+
+        assert_eq!(
+            ring.open_totp_secret("bob", &sealed).unwrap_err(),
+            CryptoError::Tampered
+        );
+        assert!(ring.open_totp_secret("an", &sealed).is_err());
+        let (other, _) = Keyring::create(&MasterKey::generate(), &VaultId::from_random([4; 16]));
+        assert!(other.open_totp_secret("ana", &sealed).is_err());
+        // Another vault of the same id but with its own index key.
+        let (twin, _) = Keyring::create(&MasterKey::generate(), &vault());
+        assert!(twin.open_totp_secret("ana", &sealed).is_err());
+
+        for i in [0, 24, sealed.len() - 1] {
+            let mut tampered = sealed.clone();
+            tampered[i] ^= 1;
+            assert_eq!(
+                ring.open_totp_secret("ana", &tampered).unwrap_err(),
+                CryptoError::Tampered
+            );
+        }
+        assert!(ring.open_totp_secret("ana", &sealed[..20]).is_err());
+        assert!(ring.open_totp_secret("ana", &[]).is_err());
+    }
+
+    #[test]
+    fn totp_secrets_survive_master_key_rotation() {
+        let master = MasterKey::generate();
+        let (ring, _) = Keyring::create(&master, &vault());
+        let secret = TotpSecret::generate();
+        let sealed = ring.seal_totp_secret("ana", &secret);
+
+        let new_master = MasterKey::generate();
+        let (_, new_sealed) = ring.reseal(&new_master);
+        let reopened = Keyring::open(&new_master, &vault(), &new_sealed).unwrap();
+        let opened = reopened.open_totp_secret("ana", &sealed).unwrap();
+        assert_eq!(opened.as_bytes(), secret.as_bytes());
+        assert_eq!(opened.code_at(1_700_000_000), secret.code_at(1_700_000_000));
     }
 
     #[test]

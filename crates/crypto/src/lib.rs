@@ -12,21 +12,30 @@
 //!   wrapping key and stored in the vault, so rotating the master key only
 //!   re-seals them;
 //! - each subject has its own **data key** (DEK), wrapped under the wrapping
-//!   key; destroying the wrapped DEK erases the subject's data everywhere.
+//!   key; destroying the wrapped DEK erases the subject's data everywhere;
+//! - each principal's **TOTP secret** is sealed under a key derived from the
+//!   index key, so master-key rotation leaves it alone.
+//!
+//! Login passwords are not keys: they are stored as Argon2id hashes
+//! ([`PasswordHash`]).
 
 mod data_key;
 mod error;
 mod keyring;
 mod master;
+mod password;
 mod signing;
 mod token;
+mod totp;
 
 pub use data_key::{DataKey, FieldContext};
 pub use error::{CryptoError, KeyError};
 pub use keyring::{BlindIndex, Keyring, SealedVaultKeys, WrappedDataKey};
 pub use master::{KdfParams, KeyFile, KeyProvider, MasterKey, Passphrase};
+pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordError, PasswordHash};
 pub use signing::{LedgerPublicKey, LedgerSigningKey, PublicKeyError};
 pub use token::{ApiToken, TokenDigest};
+pub use totp::{TOTP_STEP_SECONDS, TotpCheck, TotpError, TotpSecret, totp_step};
 
 /// Fills a buffer with cryptographically secure random bytes.
 pub fn random_bytes<const N: usize>() -> [u8; N] {

@@ -1,6 +1,7 @@
 //! API tokens: random secrets shown once and stored only as digests.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -61,6 +62,21 @@ impl TokenDigest {
         &self.0
     }
 
+    /// The token's public handle: `tk_` and the first 6 bytes of the digest
+    /// in lower-case hex. It names one token in listings, revocations and
+    /// incident scopes. Being a prefix of the SHA-256 of 256 random bits, it
+    /// reveals nothing about the token; 48 bits keep collisions among one
+    /// vault's tokens negligible.
+    pub fn public_id(&self) -> String {
+        let mut id = String::with_capacity(3 + 12);
+        id.push_str("tk_");
+        for byte in &self.0[..6] {
+            // Writing to a String cannot fail.
+            let _ = write!(id, "{byte:02x}");
+        }
+        id
+    }
+
     /// Compares two digests in constant time.
     pub fn matches(&self, other: &TokenDigest) -> bool {
         self.0.ct_eq(&other.0).into()
@@ -87,5 +103,28 @@ mod tests {
         assert!(a.digest().matches(&TokenDigest::of(a.expose())));
         assert!(!a.digest().matches(&b.digest()));
         assert!(!format!("{a:?}").contains(&a.expose()[7..]));
+    }
+
+    #[test]
+    fn public_id_is_a_short_hex_prefix_of_the_digest() {
+        let digest = TokenDigest::from_bytes(&[
+            0x01, 0xab, 0xcd, 0xef, 0x10, 0xfe, 0x99, 0x88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ])
+        .unwrap();
+        assert_eq!(digest.public_id(), "tk_01abcdef10fe");
+
+        let token = ApiToken::generate();
+        let id = token.digest().public_id();
+        assert_eq!(id.len(), 3 + 12);
+        assert!(id.starts_with("tk_"));
+        assert!(
+            id[3..]
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_eq!(id, TokenDigest::of(token.expose()).public_id());
+        assert_ne!(id, ApiToken::generate().digest().public_id());
+        assert!(!token.expose().contains(&id[3..]));
     }
 }

@@ -6,10 +6,18 @@
 
 mod category;
 mod ids;
+mod principal;
+mod purpose;
 mod schema;
 mod value;
 
 pub use category::{DataCategory, SpecialCategory};
 pub use ids::{FieldName, IdError, SubjectId, VaultId};
+pub use principal::{
+    ADMIN_ROLE, AttributeKey, Attributes, PrincipalKind, PrincipalName, PrincipalStatus,
+};
+pub use purpose::{
+    DEFAULT_PURPOSES_TOML, LawfulBasis, Purpose, PurposeName, PurposeSpec, SpecialCondition,
+};
 pub use schema::{DEFAULT_SCHEMA_TOML, FieldSpec, FieldType, ID_FIELD, Schema, SchemaError};
 pub use value::{FieldValue, ValueError};

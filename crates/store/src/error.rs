@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use custos_model::SubjectId;
+use custos_model::{PrincipalName, PurposeName, SubjectId};
 
 /// An error from outside the store that aborted a store operation.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Why a store operation failed. Messages never contain field values.
+/// Why a store operation failed. Messages never contain field values or
+/// secrets (password hashes, sealed second factors, token digests).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another process held the write lock for longer than the busy timeout.
@@ -26,6 +27,18 @@ pub enum StoreError {
     /// The subject's key changed during the operation.
     #[error("subject `{0}` changed during the update; try again")]
     Changed(SubjectId),
+    /// A principal with this name already exists.
+    #[error("principal `{0}` already exists")]
+    PrincipalExists(PrincipalName),
+    /// No principal with this name.
+    #[error("no principal `{0}`")]
+    PrincipalNotFound(PrincipalName),
+    /// A token with this id, or with the same digest, already exists.
+    #[error("token `{0}` already exists, or another token has the same digest")]
+    TokenExists(String),
+    /// A purpose with this name already exists.
+    #[error("purpose `{0}` already exists")]
+    PurposeExists(PurposeName),
     /// Another process rotated the master key since the caller read it.
     #[error("the master key was rotated by another process during this operation")]
     KeysRotated,

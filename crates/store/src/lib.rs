@@ -1,19 +1,35 @@
 //! The storage interface, and its embedded SQLite implementation.
 //!
+//! A vault's `store.sqlite` holds the subjects and, since store format 2,
+//! the state of access control ([`AccessStore`]): principals with their
+//! credentials and login bookkeeping, API tokens and sessions (by digest),
+//! the purpose registry, every version of the access policy, and alerts.
+//! `ledger.sqlite` holds the access ledger ([`SqliteLedger`]).
+//!
 //! Architecture invariant: a store sees only ciphertexts, wrapped keys, blind
 //! index digests and scope attributes, never a plaintext field value or a key.
-//! It does not depend on the crypto crate: everything it holds is opaque bytes.
+//! Credentials arrive already protected: password hashes, sealed TOTP secrets
+//! and token digests. It does not depend on the crypto crate: everything it
+//! holds is opaque bytes.
 //!
-//! API boundary: [`Store`] is the contract a PostgreSQL implementation will
-//! also fulfil, so its methods are whole operations, each atomic, rather than
-//! a SQL connection leaked to callers.
+//! API boundary: [`Store`] and [`AccessStore`] are the contract a PostgreSQL
+//! implementation will also fulfil, so their methods are whole operations,
+//! each atomic, rather than a SQL connection leaked to callers.
 
+mod access;
+mod access_sqlite;
+mod access_types;
 mod codec;
 mod error;
 mod ledger_sqlite;
 mod sqlite;
 mod types;
 
+pub use access::AccessStore;
+pub use access_types::{
+    AlertQuery, AlertRecord, LoginState, NewAlert, PolicyRecord, PrincipalRecord, TokenKind,
+    TokenRecord,
+};
 pub use error::{BoxError, StoreError};
 
 /// Re-wraps one subject's data key: gets the subject id, key version and
@@ -31,8 +47,10 @@ use custos_model::SubjectId;
 /// meaning 0, that every master-key rotation increments in its transaction.
 pub const KEY_EPOCH: &str = "key_epoch";
 
-/// The persistent state of a vault.
-pub trait Store: Send + Sync + std::fmt::Debug {
+/// The persistent state of a vault: its subjects, and through the
+/// [`AccessStore`] supertrait its access control, so that one
+/// `Arc<dyn Store>` serves both.
+pub trait Store: AccessStore + Send + Sync + std::fmt::Debug {
     /// Reads a vault metadata value.
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 

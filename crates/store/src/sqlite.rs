@@ -22,8 +22,9 @@ use crate::types::{
 };
 use crate::{KEY_EPOCH, RewrapFn, Store};
 
-/// The store format this build writes and reads.
-const FORMAT: i64 = 1;
+/// The store format this build writes and reads: the number of
+/// [`MIGRATIONS`].
+const FORMAT: i64 = 2;
 
 /// Page cache of the writer connection, in KiB (SQLite's negative
 /// `cache_size`): imports and rotations touch many pages in one transaction.
@@ -32,7 +33,8 @@ const WRITER_CACHE_KIB: i64 = -131_072;
 const READER_CACHE_KIB: i64 = -16_384;
 
 /// Each entry upgrades the store by one format version.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE meta (
         key   TEXT PRIMARY KEY,
         value BLOB NOT NULL
@@ -62,7 +64,69 @@ const MIGRATIONS: &[&str] = &[r#"
         subject_id TEXT NOT NULL,
         PRIMARY KEY (field, digest, subject_id)
     ) WITHOUT ROWID;
-"#];
+"#,
+    // Format 2: access control (principals, tokens, purposes, policies,
+    // alerts). The tables are described in `access_sqlite.rs`.
+    r#"
+    CREATE TABLE principals (
+        name              TEXT PRIMARY KEY,
+        kind              TEXT NOT NULL,
+        attributes        TEXT NOT NULL,
+        status            TEXT NOT NULL,
+        status_reason     TEXT NOT NULL DEFAULT '',
+        status_changed_at TEXT,
+        valid_from        TEXT,
+        valid_until       TEXT,
+        created_at        TEXT NOT NULL,
+        password_hash     TEXT,
+        totp_sealed       BLOB,
+        totp_last_step    INTEGER,
+        failed_logins     INTEGER NOT NULL DEFAULT 0,
+        locked_until      TEXT
+    );
+    CREATE TABLE tokens (
+        id         TEXT PRIMARY KEY,
+        digest     BLOB UNIQUE NOT NULL CHECK (length(digest) = 32),
+        principal  TEXT NOT NULL REFERENCES principals (name),
+        kind       TEXT NOT NULL CHECK (kind IN ('api', 'session')),
+        mfa        INTEGER NOT NULL CHECK (mfa IN (0, 1)),
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        revoked_at TEXT
+    );
+    CREATE INDEX tokens_by_principal ON tokens (principal);
+    CREATE TABLE purposes (
+        name              TEXT PRIMARY KEY,
+        description       TEXT NOT NULL,
+        lawful_basis      TEXT NOT NULL,
+        special_condition TEXT,
+        categories        TEXT NOT NULL,
+        requires_consent  INTEGER NOT NULL CHECK (requires_consent IN (0, 1)),
+        consent_fields    TEXT NOT NULL,
+        created_at        TEXT NOT NULL
+    );
+    CREATE TABLE policies (
+        version    INTEGER PRIMARY KEY,
+        text       TEXT NOT NULL,
+        tests      TEXT NOT NULL,
+        applied_at TEXT NOT NULL,
+        applied_by TEXT NOT NULL
+    );
+    CREATE TABLE alerts (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        time      TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        details   TEXT NOT NULL
+    );
+    CREATE INDEX alerts_by_principal ON alerts (principal);
+    INSERT INTO counters (name, value) VALUES ('access_generation', 0);
+"#,
+];
+
+// A migration added without raising `FORMAT` (or the reverse) would leave
+// stores at a format that no build names.
+const _: () = assert!(MIGRATIONS.len() as u64 == FORMAT as u64);
 
 /// Tuning for the SQLite store.
 #[derive(Debug, Clone, Copy)]
@@ -133,7 +197,10 @@ impl SqliteStore {
         })
     }
 
-    fn read<T>(
+    /// Runs `f` on a pooled reader connection (opened on first use). Each
+    /// statement sees the latest commit of any process, since no read
+    /// transaction stays open between calls.
+    pub(crate) fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -147,7 +214,11 @@ impl SqliteStore {
         out
     }
 
-    fn write<T>(
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer, which
+    /// commits if `f` succeeds and rolls back otherwise. Taking the write
+    /// lock up front means a read inside `f` cannot be invalidated by
+    /// another process before the transaction's writes.
+    pub(crate) fn write<T>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -199,6 +270,18 @@ fn migrate(conn: &mut Connection, options: SqliteOptions) -> Result<(), StoreErr
     }
     let tx =
         Transaction::new(conn, TransactionBehavior::Immediate).map_err(|e| classify(e, options))?;
+    // Another process may have upgraded the store while this one waited for
+    // the lock; read the format again under it, or it would run the same
+    // migration twice.
+    let found: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| classify(e, options))?;
+    if found > FORMAT {
+        return Err(StoreError::TooNew {
+            found,
+            supported: FORMAT,
+        });
+    }
     for (i, sql) in MIGRATIONS
         .iter()
         .enumerate()
@@ -211,7 +294,7 @@ fn migrate(conn: &mut Connection, options: SqliteOptions) -> Result<(), StoreErr
     tx.commit().map_err(|e| classify(e, options))
 }
 
-fn db(e: rusqlite::Error) -> StoreError {
+pub(crate) fn db(e: rusqlite::Error) -> StoreError {
     classify(e, SqliteOptions::default())
 }
 
