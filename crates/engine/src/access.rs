@@ -1,24 +1,29 @@
 //! The access path: every read, write, search and erasure of subject data.
 //!
-//! Each public method takes the authenticated [`Caller`], checks the
-//! request against the schema, and only then touches keys and ciphertexts.
-//! Decryption happens in exactly one place, [`Vault::open_fields`], which
-//! opens only the fields requested.
+//! Each public method takes the [`Caller`] and goes through the same steps:
+//! authenticate and check the purpose (`admit`), check the request against
+//! the schema, decide field by field (`authorize_fields`), record the
+//! decision in the ledger, check again that the principal still stands
+//! (`recheck`), and only then touch keys and ciphertexts. Decryption happens
+//! in exactly one place, [`Vault::open_fields`], which opens only the fields
+//! the policies allowed and needs proof of both the decision and the
+//! record.
 
 use custos_crypto::{DataKey, Keyring, WrappedDataKey};
-use custos_ledger::Recorded;
+use custos_ledger::{Outcome, Recorded};
 use custos_model::{FieldName, FieldValue, SubjectId};
 use custos_store::{
     Erasure, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,
 };
 
+use crate::authorization::Authorized;
 use crate::error::{DATA_KEY, EngineError, Problem};
-use crate::principal::Caller;
+use crate::principal::{Actor, Caller};
 use crate::record::{
     SubjectInput, SubjectRecord, ValidValues, field_index, is_clear, parse_subject_id,
     validate_values,
 };
-use crate::recording::{Action, Decision};
+use crate::recording::{Action, Entry};
 use crate::vault::Vault;
 
 /// The key version of a subject's first data key.
@@ -124,66 +129,119 @@ impl Vault {
         parts
     }
 
-    /// Creates a subject and returns its id.
+    /// Creates a subject and returns its id. Every field given must be
+    /// allowed: a subject is never created in part.
     pub fn create_subject(
         &self,
-        who: &Caller,
+        caller: &Caller,
         input: SubjectInput,
     ) -> Result<SubjectId, EngineError> {
+        let actor = self.admit(caller, Action::Create, &[])?;
         let id = match &input.id {
             Some(raw) if !raw.trim().is_empty() => parse_subject_id(raw).map_err(|p| {
-                self.refuse(who, Action::Create, Vec::new(), EngineError::invalid(p))
+                self.refuse(&actor, Action::Create, Vec::new(), EngineError::invalid(p))
             })?,
             _ => generate_subject_id(),
         };
-        let values = validate_values(&self.schema, &input.values, true)
-            .map_err(|p| self.refuse(who, Action::Create, vec![&id], EngineError::Invalid(p, 0)))?;
+        let values = validate_values(&self.schema, &input.values, true).map_err(|p| {
+            self.refuse(&actor, Action::Create, vec![&id], EngineError::Invalid(p, 0))
+        })?;
+        let indexes: Vec<usize> = values.iter().map(|(i, _)| *i).collect();
+        let scope = self.scope_of(&values);
+        let authorized =
+            self.authorize_fields(&actor, Action::Create, &id, &scope, &indexes, true)?;
         if !self.store.existing(std::slice::from_ref(&id))?.is_empty() {
             let exists = EngineError::Store(custos_store::StoreError::Exists(id.clone()));
-            return Err(self.refuse(who, Action::Create, vec![&id], exists));
+            return Err(self.refuse(&actor, Action::Create, vec![&id], exists));
         }
-        self.record(
-            who,
-            Decision::allowed(Action::Create, vec![&id], Vec::new()),
-        )?;
+        let recorded = self.record_authorized(&actor, Action::Create, &id, &authorized)?;
+        self.recheck(&actor, Action::Create, vec![&id], recorded.seq())?;
         self.with_current_keys(|keys| {
             let subject = self.seal_new(&keys.keyring, id.clone(), &values);
             self.store
                 .insert_subjects(&mut std::iter::once(Ok(vec![subject])), keys.epoch)?;
             Ok(())
         })
-        .map_err(|e| self.refuse(who, Action::Create, vec![&id], e))?;
+        .map_err(|e| self.refuse(&actor, Action::Create, vec![&id], e))?;
         Ok(id)
     }
 
-    /// Reads the selected fields of one subject.
+    /// The scope attributes among validated values, as the store keeps them.
+    fn scope_of(&self, values: &ValidValues) -> Vec<(FieldName, String)> {
+        values
+            .iter()
+            .map(|(i, v)| (&self.schema.fields()[*i], v))
+            .filter(|(spec, _)| spec.is_scope())
+            .map(|(spec, v)| (spec.name().clone(), v.as_str().to_owned()))
+            .collect()
+    }
+
+    /// Records an authorized access: the fields allowed, those denied, and
+    /// the policies that decided.
+    pub(crate) fn record_authorized(
+        &self,
+        actor: &Actor,
+        action: Action,
+        id: &SubjectId,
+        authorized: &Authorized,
+    ) -> Result<Recorded, EngineError> {
+        self.record(
+            actor,
+            Entry {
+                denied: authorized
+                    .denials()
+                    .iter()
+                    .filter_map(|d| d.field.clone())
+                    .collect(),
+                outcome: if authorized.denials().is_empty() {
+                    Outcome::Allowed
+                } else {
+                    Outcome::Partial
+                },
+                reason: authorized.reason(),
+                ..Entry::allowed(action, vec![id], self.field_names(authorized.indexes()))
+            },
+        )
+    }
+
+    /// Reads the selected fields of one subject: those the policies allow,
+    /// with the others listed as denied (or, for a strict caller, nothing
+    /// unless all are allowed).
     pub fn read_subject(
         &self,
-        who: &Caller,
+        caller: &Caller,
         id: &SubjectId,
         selection: &FieldSelection,
     ) -> Result<SubjectRecord, EngineError> {
+        let actor = self.admit(caller, Action::Read, &[id])?;
         let indexes = self
             .select(selection)
-            .map_err(|e| self.refuse(who, Action::Read, vec![id], e))?;
-        let stored = self.stored(who, Action::Read, id)?;
-        let recorded = self.record(
-            who,
-            Decision::allowed(Action::Read, vec![id], self.field_names(&indexes)),
-        )?;
-        self.open_fields(&recorded, id, &stored, &indexes)
+            .map_err(|e| self.refuse(&actor, Action::Read, vec![id], e))?;
+        let (stored, authorized) = self.authorize_stored(&actor, Action::Read, id, &indexes, false)?;
+        let recorded = self.record_authorized(&actor, Action::Read, id, &authorized)?;
+        self.recheck(&actor, Action::Read, vec![id], recorded.seq())?;
+        self.open_fields(&recorded, &authorized, id, &stored)
     }
 
-    /// Reads a subject's stored row, recording the attempt if there is none.
-    pub(crate) fn stored(
+    /// Reads a subject's row and decides on it. The decision comes first,
+    /// on the stored scope or on none if there is no such subject, so that
+    /// someone not allowed to know whether a subject exists is refused
+    /// alike either way; only someone the policies allow learns that it
+    /// does not exist.
+    pub(crate) fn authorize_stored(
         &self,
-        who: &Caller,
+        actor: &Actor,
         action: Action,
         id: &SubjectId,
-    ) -> Result<StoredSubject, EngineError> {
-        match self.store.subject(id)? {
-            Some(stored) => Ok(stored),
-            None => Err(self.refuse(who, action, vec![id], EngineError::NotFound(id.clone()))),
+        indexes: &[usize],
+        all_or_nothing: bool,
+    ) -> Result<(StoredSubject, Authorized), EngineError> {
+        let stored = self.store.subject(id)?;
+        let scope = stored.as_ref().map_or(&[][..], |s| s.scope.as_slice());
+        let authorized = self.authorize_fields(actor, action, id, scope, indexes, all_or_nothing)?;
+        match stored {
+            Some(stored) => Ok((stored, authorized)),
+            None => Err(self.refuse(actor, action, vec![id], EngineError::NotFound(id.clone()))),
         }
     }
 
@@ -211,18 +269,23 @@ impl Vault {
             })
     }
 
-    /// Decrypts the fields at `indexes` of one subject. The only place that
-    /// turns ciphertexts into values, and it demands proof that the access
-    /// is already in the ledger.
+    /// Decrypts the allowed fields of one subject. The only place that
+    /// turns ciphertexts into values, and it demands proof that the
+    /// policies allowed exactly these fields and that the access is already
+    /// in the ledger.
     pub(crate) fn open_fields(
         &self,
         recorded: &Recorded,
+        authorized: &Authorized,
         id: &SubjectId,
         stored: &StoredSubject,
-        indexes: &[usize],
     ) -> Result<SubjectRecord, EngineError> {
         tracing::debug!(seq = recorded.seq(), subject = %id, "releasing recorded access");
-        self.with_current_keys(|keys| self.open_fields_with(&keys.keyring, id, stored, indexes))
+        let indexes = authorized.indexes();
+        let mut record = self
+            .with_current_keys(|keys| self.open_fields_with(&keys.keyring, id, stored, indexes))?;
+        record.denied = authorized.denials().to_vec();
+        Ok(record)
     }
 
     fn open_fields_with(
@@ -267,17 +330,22 @@ impl Vault {
         Ok(SubjectRecord {
             id: id.clone(),
             fields,
+            denied: Vec::new(),
         })
     }
 
     /// Changes some fields of a subject. An empty value clears a field.
+    /// Every field changed must be allowed, on the subject as it is and, if
+    /// a scope attribute changes, as it would be: nobody moves a member
+    /// into or out of a remit they could not otherwise touch.
     pub fn update_subject(
         &self,
-        who: &Caller,
+        caller: &Caller,
         id: &SubjectId,
         values: &[(String, String)],
     ) -> Result<(), EngineError> {
-        let refuse = |e| self.refuse(who, Action::Update, vec![id], e);
+        let actor = self.admit(caller, Action::Update, &[id])?;
+        let refuse = |e| self.refuse(&actor, Action::Update, vec![id], e);
         if values.is_empty() {
             return Err(refuse(EngineError::invalid(Problem::general(
                 "no fields to update",
@@ -296,15 +364,27 @@ impl Vault {
             })
             .map(|spec| spec.name().clone())
             .collect();
-        let stored = self.stored(who, Action::Update, id)?;
-        let changed: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
-        self.record(
-            who,
-            Decision {
-                reason: format!("fields changed: {}", changed.join(", ")),
-                ..Decision::allowed(Action::Update, vec![id], Vec::new())
-            },
-        )?;
+        let mut indexes: Vec<usize> = values
+            .iter()
+            .filter_map(|(name, _)| field_index(&self.schema, name))
+            .collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        let (stored, authorized) =
+            self.authorize_stored(&actor, Action::Update, id, &indexes, true)?;
+        let new_scope = self.scope_of(&valid);
+        if !new_scope.is_empty() || clear.iter().any(|f| self.schema.field(f.as_str()).is_some_and(|s| s.is_scope())) {
+            let mut after: Vec<(FieldName, String)> = stored
+                .scope
+                .iter()
+                .filter(|(k, _)| !clear.contains(k) && !new_scope.iter().any(|(n, _)| n == k))
+                .cloned()
+                .collect();
+            after.extend(new_scope);
+            self.authorize_fields(&actor, Action::Update, id, &after, &indexes, true)?;
+        }
+        let recorded = self.record_authorized(&actor, Action::Update, id, &authorized)?;
+        self.recheck(&actor, Action::Update, vec![id], recorded.seq())?;
         // The store refuses the change if the subject's key changed since
         // this read, so the row read above is safe to seal against.
         self.with_current_keys(|keys| {
@@ -324,25 +404,34 @@ impl Vault {
     }
 
     /// Finds subjects by exact match on a lookup field, through its blind
-    /// index; nothing is decrypted.
+    /// index; nothing is decrypted. Only the subjects the policies let the
+    /// caller find are returned.
     pub fn find_subjects(
         &self,
-        who: &Caller,
+        caller: &Caller,
         field: &str,
         raw: &str,
     ) -> Result<Vec<SubjectId>, EngineError> {
-        self.lookup(field, raw)
-            .map_err(|e| self.refuse(who, Action::Find, Vec::new(), e))
-            .and_then(|found| {
-                self.record(
-                    who,
-                    Decision {
-                        reason: format!("lookup on `{field}`"),
-                        ..Decision::allowed(Action::Find, found.iter().collect(), Vec::new())
-                    },
-                )?;
-                Ok(found)
-            })
+        let actor = self.admit(caller, Action::Find, &[])?;
+        let found = self
+            .lookup(field, raw)
+            .map_err(|e| self.refuse(&actor, Action::Find, Vec::new(), e))?;
+        let mut allowed = Vec::with_capacity(found.len());
+        for id in found {
+            let scope = self.store.subject(&id)?.map(|s| s.scope).unwrap_or_default();
+            if self.permits_subject(&actor, Action::Find, &id, &scope)?.is_ok() {
+                allowed.push(id);
+            }
+        }
+        let recorded = self.record(
+            &actor,
+            Entry {
+                reason: format!("lookup on `{field}`"),
+                ..Entry::allowed(Action::Find, allowed.iter().collect(), Vec::new())
+            },
+        )?;
+        self.recheck(&actor, Action::Find, allowed.iter().collect(), recorded.seq())?;
+        Ok(allowed)
     }
 
     fn lookup(&self, field: &str, raw: &str) -> Result<Vec<SubjectId>, EngineError> {
@@ -376,39 +465,82 @@ impl Vault {
         Ok(self.store.find(spec.name().as_str(), &digest.0)?)
     }
 
-    /// Lists subjects whose scope attributes equal the filters, by id.
+    /// Lists subjects whose scope attributes equal the filters, by id, with
+    /// the scope attributes the purpose covers.
+    ///
+    /// The principal's remit is pushed into the query: an attribute of
+    /// theirs named after a scope field (a representative's
+    /// `constituency`, a volunteer's `branch`) is a filter on it, so a
+    /// listing never even reads members outside it, and neither counts nor
+    /// timings reveal them. Each subject on the page is then decided by the
+    /// policies (`list`), and only those allowed are returned.
     pub fn list_subjects(
         &self,
-        who: &Caller,
+        caller: &Caller,
         filters: &[(String, String)],
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<SubjectPage, EngineError> {
-        let filters = self
+        let actor = self.admit(caller, Action::List, &[])?;
+        let mut filters = self
             .scope_filters(filters)
-            .map_err(|e| self.refuse(who, Action::List, Vec::new(), e))?;
+            .map_err(|e| self.refuse(&actor, Action::List, Vec::new(), e))?;
+        filters.extend(self.remit_filters(&actor));
         let limit = limit.clamp(1, MAX_PAGE);
-        let subjects = self.store.list(&filters, after, limit)?;
-        let next_after = (subjects.len() == limit)
-            .then(|| subjects.last().map(|s| s.id.clone()))
+        let scanned = self.store.list(&filters, after, limit)?;
+        let next_after = (scanned.len() == limit)
+            .then(|| scanned.last().map(|s| s.id.clone()))
             .flatten();
-        let scope_fields = self
+        let covered: Vec<FieldName> = self
             .schema
             .scope_fields()
-            .map(|f| f.name().to_string())
+            .filter(|f| actor.purpose.as_ref().is_some_and(|p| p.covers(f.category())))
+            .map(|f| f.name().clone())
             .collect();
-        self.record(
-            who,
-            Decision::allowed(
+        let mut subjects = Vec::with_capacity(scanned.len());
+        for mut summary in scanned {
+            if self
+                .permits_subject(&actor, Action::List, &summary.id, &summary.scope)?
+                .is_ok()
+            {
+                summary.scope.retain(|(k, _)| covered.contains(k));
+                subjects.push(summary);
+            }
+        }
+        let ids: Vec<&SubjectId> = subjects.iter().map(|s| &s.id).collect();
+        let recorded = self.record(
+            &actor,
+            Entry::allowed(
                 Action::List,
-                subjects.iter().map(|s| &s.id).collect(),
-                scope_fields,
+                ids.clone(),
+                covered.iter().map(ToString::to_string).collect(),
             ),
         )?;
+        self.recheck(&actor, Action::List, ids, recorded.seq())?;
         Ok(SubjectPage {
             subjects,
             next_after,
         })
+    }
+
+    /// Filters for the principal's remit: each of their attributes named
+    /// after a scope field.
+    pub(crate) fn remit_filters(&self, actor: &Actor) -> Vec<ScopeFilter> {
+        let Some(principal) = &actor.principal else {
+            return Vec::new();
+        };
+        principal
+            .attributes()
+            .iter()
+            .filter_map(|(key, value)| {
+                let spec = self.schema.field(key.as_str()).filter(|f| f.is_scope())?;
+                let value = spec.parse_value(value).ok().flatten()?;
+                Some(ScopeFilter {
+                    field: spec.name().clone(),
+                    value: value.as_str().to_owned(),
+                })
+            })
+            .collect()
     }
 
     /// Parses `field=value` filters, which apply to scope attributes only.
@@ -459,12 +591,19 @@ impl Vault {
 
     /// Erases a subject: its data key is destroyed and its ciphertexts and
     /// index entries deleted, so any copy left elsewhere is unreadable.
-    pub fn erase_subject(&self, who: &Caller, id: &SubjectId) -> Result<Erasure, EngineError> {
-        self.stored(who, Action::Erase, id)?;
-        self.record(who, Decision::allowed(Action::Erase, vec![id], Vec::new()))?;
+    pub fn erase_subject(&self, caller: &Caller, id: &SubjectId) -> Result<Erasure, EngineError> {
+        let actor = self.admit(caller, Action::Erase, &[id])?;
+        let stored = self.store.subject(id)?;
+        let scope = stored.as_ref().map_or(&[][..], |s| s.scope.as_slice());
+        self.authorize_subject(&actor, Action::Erase, id, scope)?;
+        if stored.is_none() {
+            return Err(self.refuse(&actor, Action::Erase, vec![id], EngineError::NotFound(id.clone())));
+        }
+        let recorded = self.record(&actor, Entry::allowed(Action::Erase, vec![id], Vec::new()))?;
+        self.recheck(&actor, Action::Erase, vec![id], recorded.seq())?;
         self.store
             .erase_subject(id)
-            .map_err(|e| self.refuse(who, Action::Erase, vec![id], e.into()))
+            .map_err(|e| self.refuse(&actor, Action::Erase, vec![id], e.into()))
     }
 }
 

@@ -2,13 +2,17 @@
 //! subject's access history with inclusion proofs.
 //!
 //! These read the ledger, not personal data, so they release nothing and
-//! are not themselves recorded.
+//! are not themselves recorded; they are for auditors, principals the
+//! policies allow to `audit` (administrators and the DPO by default), and a
+//! refused attempt is recorded like any other.
 
 use custos_ledger::merkle::{self, Hash};
 use custos_ledger::{Event, EventQuery, Problem, Report, SignedHead, verify_against, verify_store};
 use custos_model::SubjectId;
 
 use crate::error::EngineError;
+use crate::principal::Caller;
+use crate::recording::Action;
 use crate::vault::Vault;
 
 /// One event of a subject's history, with its proof of inclusion under
@@ -36,14 +40,20 @@ fn proof_error(e: impl std::fmt::Display) -> EngineError {
 
 impl Vault {
     /// Signs and stores a head over the whole ledger as it is now.
-    pub fn ledger_head(&self) -> Result<SignedHead, EngineError> {
+    pub fn ledger_head(&self, caller: &Caller) -> Result<SignedHead, EngineError> {
+        self.admit_admin(caller, Action::Audit)?;
+        self.sign_head()
+    }
+
+    fn sign_head(&self) -> Result<SignedHead, EngineError> {
         self.recorder
             .sign_head_now()
             .map_err(|e| EngineError::Unrecorded(e.to_string()))
     }
 
     /// Every signed head stored, by size.
-    pub fn ledger_heads(&self) -> Result<Vec<SignedHead>, EngineError> {
+    pub fn ledger_heads(&self, caller: &Caller) -> Result<Vec<SignedHead>, EngineError> {
+        self.admit_admin(caller, Action::Audit)?;
         Ok(self.ledger.heads()?)
     }
 
@@ -55,7 +65,12 @@ impl Vault {
     /// Recomputes every leaf, root and signature of the stored ledger and
     /// reports the first problem. With `previous`, also proves that the
     /// ledger extends that earlier published head.
-    pub fn ledger_verify(&self, previous: Option<&SignedHead>) -> Result<Report, EngineError> {
+    pub fn ledger_verify(
+        &self,
+        caller: &Caller,
+        previous: Option<&SignedHead>,
+    ) -> Result<Report, EngineError> {
+        self.admit_admin(caller, Action::Audit)?;
         let key = self.recorder.public_key();
         let mut report = verify_store(&*self.ledger, &self.vault_id, &key)?;
         if let (Some(previous), None) = (previous, &report.problem) {
@@ -65,7 +80,7 @@ impl Vault {
     }
 
     fn check_extends(&self, previous: &SignedHead) -> Result<(), Problem> {
-        let current = self.ledger_head().map_err(|e| Problem::Unreadable {
+        let current = self.sign_head().map_err(|e| Problem::Unreadable {
             seq: previous.head().size(),
             reason: e.to_string(),
         })?;
@@ -88,15 +103,21 @@ impl Vault {
     }
 
     /// Events matching a query, in seq order.
-    pub fn ledger_query(&self, query: &EventQuery) -> Result<Vec<Event>, EngineError> {
+    pub fn ledger_query(&self, caller: &Caller, query: &EventQuery) -> Result<Vec<Event>, EngineError> {
+        self.admit_admin(caller, Action::Audit)?;
         Ok(self.ledger.query(query)?)
     }
 
     /// Every access to one subject, each with an inclusion proof under a
     /// freshly signed head: the "who has seen my data" part of a
     /// subject-access reply.
-    pub fn ledger_subject(&self, id: &SubjectId) -> Result<SubjectHistory, EngineError> {
-        let head = self.ledger_head()?;
+    pub fn ledger_subject(
+        &self,
+        caller: &Caller,
+        id: &SubjectId,
+    ) -> Result<SubjectHistory, EngineError> {
+        self.admit_admin(caller, Action::Audit)?;
+        let head = self.sign_head()?;
         let size = head.head().size();
         let mut events = Vec::new();
         let mut query = EventQuery {

@@ -73,6 +73,10 @@ pub enum ErrorKind {
     Invalid,
     /// The credentials are missing, wrong or revoked (HTTP 401).
     Unauthenticated,
+    /// The policies do not allow it (HTTP 403).
+    Forbidden,
+    /// Too many failed logins; try later (HTTP 429).
+    TooManyAttempts,
     /// The subject does not exist (HTTP 404).
     NotFound,
     /// The subject already exists or changed meanwhile (HTTP 409).
@@ -124,8 +128,36 @@ pub enum EngineError {
     #[error(transparent)]
     Key(#[from] KeyError),
     /// No valid credentials.
-    #[error("missing or invalid credentials")]
-    Unauthenticated,
+    #[error("{0}")]
+    Unauthenticated(AuthFailure),
+    /// The policies allow nothing of what was asked (or, in strict mode,
+    /// not all of it).
+    #[error("{}", render_denials(.0))]
+    Forbidden(Vec<Denial>),
+    /// A login was refused because of earlier failures.
+    #[error("too many failed logins for this principal; try again after {until}")]
+    LoginLocked {
+        /// When logins are accepted again.
+        until: String,
+    },
+    /// The purpose is missing or not in the registry.
+    #[error("{message}")]
+    Purpose {
+        /// `purpose_required` or `unknown_purpose`.
+        code: &'static str,
+        /// What is wrong, and what to do.
+        message: String,
+    },
+    /// A policy file does not parse or validate.
+    #[error("{0}")]
+    Policy(#[from] custos_policy::PolicyError),
+    /// A policy set was refused: its tests fail, or it would lock every
+    /// administrator out.
+    #[error("{0}")]
+    PolicyRefused(String),
+    /// No such principal, token or purpose.
+    #[error("{0}")]
+    Unknown(String),
     /// No such subject.
     #[error("no subject `{0}`")]
     NotFound(SubjectId),
@@ -161,6 +193,100 @@ pub enum EngineError {
     },
 }
 
+/// One thing denied, for the caller: the field (none when the whole
+/// request was), a stable code, and the reason in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The field denied, or none for the whole request.
+    pub field: Option<String>,
+    /// `not_permitted`, `forbidden`, `purpose_category`, `no_consent` or
+    /// `purpose_required`.
+    pub code: &'static str,
+    /// Which rule denied it, in words.
+    pub reason: String,
+    /// The ids of the policies that forbade it, if any did.
+    pub rules: Vec<String>,
+}
+
+fn render_denials(denials: &[Denial]) -> String {
+    let parts: Vec<String> = denials
+        .iter()
+        .map(|d| match &d.field {
+            Some(field) => format!("`{field}`: {}", d.reason),
+            None => d.reason.clone(),
+        })
+        .collect();
+    format!("not allowed: {}", parts.join("; "))
+}
+
+/// Why credentials were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No credentials were presented.
+    Missing,
+    /// The token is not in the form Custos issues.
+    MalformedToken,
+    /// No such token.
+    UnknownToken,
+    /// The token has expired.
+    TokenExpired,
+    /// The token was revoked.
+    TokenRevoked,
+    /// The principal was revoked: a leaver.
+    PrincipalRevoked,
+    /// The principal is suspended.
+    PrincipalSuspended,
+    /// The principal's `valid_from` is in the future.
+    PrincipalNotYetValid,
+    /// The principal's `valid_until` has passed.
+    PrincipalExpired,
+    /// The principal, password or code is wrong (which one is not said).
+    WrongLogin,
+    /// The TOTP code was already used.
+    TotpReplayed,
+    /// The principal has no password or second factor to log in with.
+    NoLogin,
+}
+
+impl AuthFailure {
+    /// A stable code, for APIs and the ledger.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing => "unauthenticated",
+            Self::MalformedToken => "malformed_token",
+            Self::UnknownToken => "invalid_token",
+            Self::TokenExpired => "token_expired",
+            Self::TokenRevoked => "token_revoked",
+            Self::PrincipalRevoked => "principal_revoked",
+            Self::PrincipalSuspended => "principal_suspended",
+            Self::PrincipalNotYetValid => "principal_not_yet_valid",
+            Self::PrincipalExpired => "principal_expired",
+            Self::WrongLogin => "login_failed",
+            Self::TotpReplayed => "totp_replayed",
+            Self::NoLogin => "login_not_set_up",
+        }
+    }
+}
+
+impl std::fmt::Display for AuthFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Missing => "missing credentials: send `Authorization: Bearer <token>`",
+            Self::MalformedToken => "the token is malformed: Custos tokens start with `custos_`",
+            Self::UnknownToken => "the token is not valid",
+            Self::TokenExpired => "the token has expired; ask for a new one",
+            Self::TokenRevoked => "the token was revoked",
+            Self::PrincipalRevoked => "principal_revoked: this principal's access was revoked",
+            Self::PrincipalSuspended => "principal_suspended: this principal is suspended",
+            Self::PrincipalNotYetValid => "this principal may not act yet (valid_from is in the future)",
+            Self::PrincipalExpired => "principal_expired: this principal's access ended (valid_until has passed)",
+            Self::WrongLogin => "the principal, password or code is wrong",
+            Self::TotpReplayed => "this code was already used; wait for the next one",
+            Self::NoLogin => "this principal has no password and second factor to log in with; an administrator sets them with `custos principal set-password` and `custos principal enroll-totp`",
+        })
+    }
+}
+
 fn render_problems(problems: &[Problem], more: u64) -> String {
     let mut out = problems
         .iter()
@@ -183,7 +309,17 @@ impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Invalid(..) => ErrorKind::Invalid,
-            Self::Unauthenticated => ErrorKind::Unauthenticated,
+            Self::Unauthenticated(_) => ErrorKind::Unauthenticated,
+            Self::Forbidden(_) => ErrorKind::Forbidden,
+            Self::LoginLocked { .. } => ErrorKind::TooManyAttempts,
+            Self::Purpose { .. } | Self::Policy(_) | Self::PolicyRefused(_) => ErrorKind::Invalid,
+            Self::Unknown(_)
+            | Self::Store(StoreError::PrincipalNotFound(_)) => ErrorKind::NotFound,
+            Self::Store(
+                StoreError::PrincipalExists(_)
+                | StoreError::PurposeExists(_)
+                | StoreError::TokenExists(_),
+            ) => ErrorKind::Conflict,
             Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => ErrorKind::NotFound,
             Self::Store(StoreError::Exists(_) | StoreError::Changed(_)) => ErrorKind::Conflict,
             Self::Unrecorded(_)
@@ -218,6 +354,26 @@ impl EngineError {
             Self::Store(StoreError::KeysRotated) => true,
             Self::Integrity { field, .. } => field == DATA_KEY,
             _ => false,
+        }
+    }
+
+    /// A stable code for the API's error body, where the kind alone is too
+    /// coarse.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            Self::Unauthenticated(failure) => Some(failure.code()),
+            Self::Purpose { code, .. } => Some(code),
+            Self::Policy(_) => Some("invalid_policy"),
+            Self::PolicyRefused(_) => Some("policy_refused"),
+            _ => None,
+        }
+    }
+
+    /// What was denied, if the policies refused.
+    pub fn denials(&self) -> &[Denial] {
+        match self {
+            Self::Forbidden(denials) => denials,
+            _ => &[],
         }
     }
 

@@ -22,7 +22,7 @@ use custos_store::{BoxError, NewSubject};
 use crate::access::generate_subject_id;
 use crate::error::{EngineError, Problem};
 use crate::export::restore;
-use crate::principal::Caller;
+use crate::principal::{Actor, Caller};
 use crate::record::{ValidValues, field_index, parse_subject_id};
 use crate::recording::Action;
 use crate::vault::{UnlockedKeys, Vault};
@@ -223,14 +223,17 @@ fn csv_problem(row: u64, e: &csv::Error) -> Problem {
 }
 
 impl Vault {
-    /// Imports subjects from CSV.
+    /// Imports subjects from CSV. Importing is decided once, for the vault
+    /// as a whole (`import`), and recorded once per subject.
     pub fn import_csv(
         &self,
-        who: &Caller,
+        caller: &Caller,
         input: CsvInput<'_>,
         options: &ImportOptions,
         progress: &(dyn Fn(ImportProgress) + Sync),
     ) -> Result<ImportReport, EngineError> {
+        let who = &self.admit(caller, Action::Import, &[])?;
+        self.authorize_vault(who, Action::Import)?;
         let validated = match self.validate_csv(input, options, options.encoding, progress) {
             // Not UTF-8 while the encoding is auto: read it as Excel wrote it.
             Ok(None) => self
@@ -525,7 +528,7 @@ impl Vault {
     )]
     fn write_csv_rows(
         &self,
-        who: &Caller,
+        who: &Actor,
         input: CsvInput<'_>,
         columns: &Columns,
         encoding: Encoding,
@@ -598,7 +601,7 @@ impl Vault {
             let mut batches = sealed_rx.iter().map(|batch| {
                 let batch = batch?;
                 let ids: Vec<SubjectId> = batch.iter().map(|s| s.id.clone()).collect();
-                self.record_each(who, Action::Import, &ids, &[])
+                self.record_each(who, Action::Import, &ids, &[], "")
                     .map_err(|e| Box::new(e) as BoxError)?;
                 written += batch.len() as u64;
                 progress(ImportProgress::Written {

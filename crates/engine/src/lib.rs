@@ -1,21 +1,34 @@
 //! The Custos engine: the one access path to personal data, and the jobs
-//! built on it (import, export, erasure, key rotation).
+//! built on it (import, export, erasure, key rotation), plus the directory
+//! of principals, the purpose registry and the policy set that decide who
+//! may do what.
 //!
 //! Architecture invariant: this is the only crate that combines keys (through
-//! `custos-crypto`) with stored ciphertexts (through `custos-store`). The HTTP
-//! server and the CLI call the same [`Vault`] methods, so neither can offer an
-//! access that the other lacks or that bypasses the path.
+//! `custos-crypto`) with stored ciphertexts (through `custos-store`) and
+//! policy decisions (through `custos-policy`). The HTTP server and the CLI
+//! call the same [`Vault`] methods, so neither can offer an access that the
+//! other lacks or that bypasses the path.
 //!
-//! The path of every access, in `access.rs`: authenticate the caller
-//! ([`Principal`]), parse and check the request against the schema, then
-//! unwrap the subject's data key and open exactly the fields requested.
+//! The path of every access, in `access.rs`: authenticate the [`Caller`]
+//! and check its purpose (`authentication.rs`), parse the request against
+//! the schema, decide field by field (`authorization.rs`), record the
+//! decision in the ledger (`recording.rs`), check again that the principal
+//! still stands, and only then decrypt exactly the fields allowed.
 
 mod access;
+mod access_state;
+mod alerts;
 mod audit;
+mod authentication;
+mod authorization;
+mod clock;
+mod directory;
 mod error;
 mod export;
 mod import;
+mod policy_admin;
 mod principal;
+mod purposes;
 mod record;
 mod recording;
 mod rotation;
@@ -25,12 +38,24 @@ pub mod wire;
 
 pub use access::{FieldSelection, SubjectPage};
 pub use audit::{ProvenEvent, SubjectHistory};
+pub use authentication::{SESSION_LIFETIME, Session};
+pub use clock::{DayEdge, parse_time_input};
 pub use custos_ledger::{Event, EventQuery, Outcome, Report, SignedHead};
-pub use custos_store::Erasure;
-pub use error::{EngineError, ErrorKind, Problem};
+pub use custos_policy::{
+    CaseReport, CaseResult, DEFAULT_POLICIES, DEFAULT_POLICY_TESTS, Effect, Policies, PolicyError,
+    PolicyProblem, Rule,
+};
+pub use time::OffsetDateTime;
+pub use custos_store::{AlertQuery, AlertRecord, Erasure, PolicyRecord, TokenRecord};
+pub use directory::{NewToken, PrincipalChange, PrincipalView, TotpEnrollment};
+pub use error::{AuthFailure, Denial, EngineError, ErrorKind, Problem};
 pub use export::ExportReport;
 pub use import::{CsvInput, Encoding, ImportOptions, ImportProgress, ImportReport};
+pub use policy_admin::AppliedPolicy;
 pub use principal::{Caller, DEFAULT_PURPOSE, Principal};
+pub use purposes::{ProcessingActivity, RecordOfProcessing, SECURITY_MEASURES, SUBJECT_CATEGORIES};
 pub use record::{SubjectInput, SubjectRecord};
 pub use rotation::{NewMasterKey, RotationReport};
-pub use vault::{InitKey, InitOptions, Initialized, KeyAccess, OpenOptions, Vault, VaultInfo};
+pub use vault::{
+    INITIAL_ADMIN, InitKey, InitOptions, Initialized, KeyAccess, OpenOptions, Vault, VaultInfo,
+};

@@ -1,106 +1,100 @@
 //! Who is asking, and in what request.
+//!
+//! A [`Caller`] is a request as it arrives: credentials that are not yet
+//! checked, the purpose it declares, its request id and client. Only the
+//! engine turns it into a [`Principal`], by authenticating it, as the first
+//! step of every operation.
 
-/// How a principal proved who they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AuthMethod {
-    /// An API token presented over HTTP.
-    ApiToken,
-    /// Local access by someone who holds the vault's master key, through the
-    /// CLI or an internal job.
+use std::fmt;
+use std::sync::Arc;
+
+use custos_model::{PrincipalName, Purpose};
+use custos_policy::PrincipalEntity;
+use zeroize::Zeroizing;
+
+/// The purpose the CLI declares unless told otherwise.
+pub const DEFAULT_PURPOSE: &str = "membership_admin";
+
+/// What a request presents to prove who it is.
+#[derive(Clone)]
+pub(crate) enum Credentials {
+    /// Nothing.
+    None,
+    /// An API or session token.
+    Token(Zeroizing<String>),
+    /// The local operator: whoever runs the CLI or an internal job with the
+    /// vault's master key, which already gives them everything.
     LocalOperator,
 }
 
-impl AuthMethod {
-    /// The name recorded in ledger events.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::ApiToken => "api_token",
-            Self::LocalOperator => "local_operator",
-        }
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::None => "None",
+            Self::Token(_) => "Token(<redacted>)",
+            Self::LocalOperator => "LocalOperator",
+        })
     }
 }
 
-/// An authenticated principal. Only the vault makes one: from a verified
-/// token, or for a local operator who already holds the master key.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    name: String,
-    method: AuthMethod,
-}
-
-impl Principal {
-    pub(crate) fn admin_token() -> Self {
-        Self {
-            name: "admin".to_owned(),
-            method: AuthMethod::ApiToken,
-        }
-    }
-
-    /// The local operator: whoever runs the CLI with access to the master
-    /// key, named after their OS user.
-    pub(crate) fn local_operator() -> Self {
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".to_owned());
-        Self {
-            name: format!("local:{user}"),
-            method: AuthMethod::LocalOperator,
-        }
-    }
-
-    /// The principal's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub(crate) fn method(&self) -> AuthMethod {
-        self.method
-    }
-}
-
-impl std::fmt::Display for Principal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let method = match self.method {
-            AuthMethod::ApiToken => "api token",
-            AuthMethod::LocalOperator => "local operator",
-        };
-        write!(f, "{} ({method})", self.name)
-    }
-}
-
-/// The purpose a request declares when it names none. Issue 4's purpose
-/// registry replaces this default with a required, checked purpose.
-pub const DEFAULT_PURPOSE: &str = "membership_admin";
-
-/// A principal in one request: what the ledger records about who asked,
-/// why, and from where.
+/// A request before authentication: credentials, the declared purpose, the
+/// request id and the client, and whether partial answers are refused.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    principal: Principal,
-    purpose: String,
+    pub(crate) credentials: Credentials,
+    purpose: Option<String>,
     request_id: String,
     client: String,
+    strict: bool,
 }
 
 impl Caller {
-    /// A caller from an authenticated principal and its request.
-    pub fn new(principal: Principal, purpose: &str, request_id: &str, client: &str) -> Self {
+    /// A request that presents a bearer token.
+    pub fn with_token(token: &str, request_id: &str, client: &str) -> Self {
+        Self::new(
+            Credentials::Token(Zeroizing::new(token.trim().to_owned())),
+            request_id,
+            client,
+        )
+    }
+
+    /// A request that presents no credentials; it will be refused (and
+    /// recorded) by whatever it asks for.
+    pub fn anonymous(request_id: &str, client: &str) -> Self {
+        Self::new(Credentials::None, request_id, client)
+    }
+
+    pub(crate) fn local(request_id: &str, client: &str) -> Self {
+        Self::new(Credentials::LocalOperator, request_id, client)
+            .with_purpose(Some(DEFAULT_PURPOSE))
+    }
+
+    fn new(credentials: Credentials, request_id: &str, client: &str) -> Self {
         Self {
-            principal,
-            purpose: purpose.to_owned(),
+            credentials,
+            purpose: None,
             request_id: request_id.to_owned(),
             client: client.to_owned(),
+            strict: false,
         }
     }
 
-    /// The principal.
-    pub fn principal(&self) -> &Principal {
-        &self.principal
+    /// The same request declaring this purpose (or none).
+    pub fn with_purpose(mut self, purpose: Option<&str>) -> Self {
+        self.purpose = purpose.map(|p| p.trim().to_owned());
+        self
     }
 
-    /// The declared purpose.
-    pub fn purpose(&self) -> &str {
-        &self.purpose
+    /// The same request in strict mode: if any field asked for is denied,
+    /// the whole request is denied instead of answered in part.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// The purpose as declared, unchecked.
+    pub fn declared_purpose(&self) -> Option<&str> {
+        self.purpose.as_deref()
     }
 
     /// The request id.
@@ -112,10 +106,134 @@ impl Caller {
     pub fn client(&self) -> &str {
         &self.client
     }
+
+    /// Whether partial answers are refused.
+    pub fn is_strict(&self) -> bool {
+        self.strict
+    }
 }
 
-impl std::fmt::Display for Caller {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.principal.fmt(f)
+/// How a principal proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthMethod {
+    /// An API token.
+    ApiToken,
+    /// A session from a password and TOTP login.
+    Session,
+    /// Local access by someone who holds the vault's master key.
+    LocalOperator,
+}
+
+impl AuthMethod {
+    /// The name recorded in ledger events and given to policies as
+    /// `context.auth`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::ApiToken => "api_token",
+            Self::Session => "session+totp",
+            Self::LocalOperator => "local_operator",
+        }
+    }
+}
+
+/// An authenticated principal. Only the engine makes one, from a verified
+/// token or session, or for the local operator.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub(crate) entity: Arc<PrincipalEntity>,
+    pub(crate) method: AuthMethod,
+    pub(crate) mfa: bool,
+    /// The digest of the token used, to check it again at release.
+    pub(crate) token_digest: Option<[u8; 32]>,
+}
+
+impl Principal {
+    /// The principal's name.
+    pub fn name(&self) -> &PrincipalName {
+        self.entity.name()
+    }
+
+    /// Their kind.
+    pub fn kind(&self) -> custos_model::PrincipalKind {
+        self.entity.facts().kind
+    }
+
+    /// Their attributes.
+    pub fn attributes(&self) -> &custos_model::Attributes {
+        &self.entity.facts().attributes
+    }
+
+    /// Whether they authenticated with a second factor.
+    pub fn used_mfa(&self) -> bool {
+        self.mfa
+    }
+
+    /// How they authenticated, as the ledger records it.
+    pub fn auth(&self) -> &'static str {
+        self.method.as_str()
+    }
+}
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.method.as_str())
+    }
+}
+
+/// Who an operation is recorded as: the request, and as much as is known of
+/// the principal and purpose. Refusals before authentication record the
+/// principal as `(unknown)`, or by name when a revoked principal's token
+/// identified them.
+#[derive(Debug, Clone)]
+pub(crate) struct Actor {
+    pub(crate) principal: Option<Principal>,
+    pub(crate) name: String,
+    pub(crate) auth: &'static str,
+    pub(crate) purpose: Option<Arc<Purpose>>,
+    pub(crate) purpose_label: String,
+    pub(crate) request_id: String,
+    pub(crate) client: String,
+    pub(crate) strict: bool,
+}
+
+/// How the ledger names a principal it does not know.
+pub(crate) const UNKNOWN_PRINCIPAL: &str = "(unknown)";
+/// How the ledger names a purpose that was not declared.
+pub(crate) const NO_PURPOSE: &str = "(none)";
+/// How the ledger names a purpose that is not in the registry: never the
+/// text typed, which could be anything.
+pub(crate) const UNKNOWN_PURPOSE: &str = "(unknown)";
+
+impl Actor {
+    /// An actor before authentication.
+    pub(crate) fn unauthenticated(caller: &Caller, name: Option<&PrincipalName>) -> Self {
+        let auth = match caller.credentials {
+            Credentials::LocalOperator => AuthMethod::LocalOperator.as_str(),
+            _ => AuthMethod::ApiToken.as_str(),
+        };
+        Self {
+            principal: None,
+            name: name.map_or_else(|| UNKNOWN_PRINCIPAL.to_owned(), ToString::to_string),
+            auth,
+            purpose: None,
+            purpose_label: NO_PURPOSE.to_owned(),
+            request_id: caller.request_id().to_owned(),
+            client: caller.client().to_owned(),
+            strict: caller.is_strict(),
+        }
+    }
+
+    /// An authenticated actor, with its purpose if one was checked.
+    pub(crate) fn authenticated(caller: &Caller, principal: Principal) -> Self {
+        Self {
+            name: principal.name().to_string(),
+            auth: principal.auth(),
+            principal: Some(principal),
+            purpose: None,
+            purpose_label: NO_PURPOSE.to_owned(),
+            request_id: caller.request_id().to_owned(),
+            client: caller.client().to_owned(),
+            strict: caller.is_strict(),
+        }
     }
 }

@@ -16,13 +16,16 @@ pub struct SubjectInput {
 }
 
 /// The released fields of one subject, in schema order. A requested field
-/// with no value is present with `None`.
+/// with no value is present with `None`; a requested field the policies
+/// denied is absent from `fields` and listed in `denied`.
 #[derive(Debug)]
 pub struct SubjectRecord {
     /// The subject id.
     pub id: SubjectId,
     /// The fields released.
     pub fields: Vec<(FieldName, Option<FieldValue>)>,
+    /// The fields asked for and denied, with the rule that denied each.
+    pub denied: Vec<crate::error::Denial>,
 }
 
 /// Validated values by field index in the schema.

@@ -9,7 +9,7 @@ use custos_ledger::{NewEvent, Outcome, Recorded};
 use custos_model::SubjectId;
 
 use crate::error::{EngineError, Problem};
-use crate::principal::Caller;
+use crate::principal::Actor;
 use crate::vault::Vault;
 
 /// What a principal did, as the ledger names it.
@@ -23,10 +23,16 @@ pub(crate) enum Action {
     List,
     Import,
     Export,
+    /// A login, a logout or a session check.
+    Login,
+    /// A change to principals, tokens, purposes or policies.
+    Administer,
+    /// A read of the ledger or the alerts.
+    Audit,
 }
 
 impl Action {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Read => "read",
             Self::Create => "create",
@@ -36,21 +42,25 @@ impl Action {
             Self::List => "list",
             Self::Import => "import",
             Self::Export => "export",
+            Self::Login => "login",
+            Self::Administer => "administer",
+            Self::Audit => "audit",
         }
     }
 }
 
-/// One decision to record.
-pub(crate) struct Decision<'a> {
+/// One entry to record.
+pub(crate) struct Entry<'a> {
     pub(crate) action: Action,
     pub(crate) subjects: Vec<&'a SubjectId>,
     pub(crate) released: Vec<String>,
+    pub(crate) denied: Vec<String>,
     pub(crate) outcome: Outcome,
     pub(crate) reason: String,
 }
 
-impl<'a> Decision<'a> {
-    /// An allowed decision.
+impl<'a> Entry<'a> {
+    /// An allowed entry.
     pub(crate) fn allowed(
         action: Action,
         subjects: Vec<&'a SubjectId>,
@@ -60,56 +70,68 @@ impl<'a> Decision<'a> {
             action,
             subjects,
             released,
+            denied: Vec::new(),
             outcome: Outcome::Allowed,
             reason: String::new(),
+        }
+    }
+
+    /// A denied entry.
+    pub(crate) fn denied(action: Action, subjects: Vec<&'a SubjectId>) -> Self {
+        Self {
+            outcome: Outcome::Denied,
+            ..Self::allowed(action, subjects, Vec::new())
         }
     }
 }
 
 impl Vault {
-    fn event(&self, who: &Caller, decision: Decision<'_>) -> NewEvent {
+    fn event(&self, actor: &Actor, entry: Entry<'_>) -> NewEvent {
         NewEvent {
-            principal: who.principal().name().to_owned(),
-            auth: who.principal().method().as_str().to_owned(),
-            action: decision.action.as_str().to_owned(),
-            purpose: who.purpose().to_owned(),
-            subjects: decision
+            principal: actor.name.clone(),
+            auth: actor.auth.to_owned(),
+            action: entry.action.as_str().to_owned(),
+            purpose: actor.purpose_label.clone(),
+            subjects: entry
                 .subjects
                 .iter()
                 .map(|s| s.as_str().to_owned())
                 .collect(),
-            fields_released: decision.released,
-            fields_denied: Vec::new(),
-            outcome: decision.outcome,
-            reason: decision.reason,
-            request_id: who.request_id().to_owned(),
-            client: who.client().to_owned(),
+            fields_released: entry.released,
+            fields_denied: entry.denied,
+            outcome: entry.outcome,
+            reason: entry.reason,
+            request_id: actor.request_id.clone(),
+            client: actor.client.clone(),
         }
     }
 
-    /// Records one decision durably. Only with the returned proof may the
+    /// Records one entry durably. Only with the returned proof may the
     /// caller release data.
-    pub(crate) fn record(
-        &self,
-        who: &Caller,
-        decision: Decision<'_>,
-    ) -> Result<Recorded, EngineError> {
+    pub(crate) fn record(&self, actor: &Actor, entry: Entry<'_>) -> Result<Recorded, EngineError> {
         self.recorder
-            .record(self.event(who, decision))
+            .record(self.event(actor, entry))
             .map_err(|e| EngineError::Unrecorded(e.to_string()))
     }
 
     /// Records one event per subject, all in one ledger transaction.
     pub(crate) fn record_each(
         &self,
-        who: &Caller,
+        actor: &Actor,
         action: Action,
         subjects: &[SubjectId],
         released: &[String],
+        reason: &str,
     ) -> Result<Vec<Recorded>, EngineError> {
         let events = subjects
             .iter()
-            .map(|id| self.event(who, Decision::allowed(action, vec![id], released.to_vec())))
+            .map(|id| {
+                let entry = Entry {
+                    reason: reason.to_owned(),
+                    ..Entry::allowed(action, vec![id], released.to_vec())
+                };
+                self.event(actor, entry)
+            })
             .collect();
         self.recorder
             .record_batch(events)
@@ -122,29 +144,35 @@ impl Vault {
     /// while the ledger is down, unrecorded.
     pub(crate) fn refuse(
         &self,
-        who: &Caller,
+        actor: &Actor,
         action: Action,
         subjects: Vec<&SubjectId>,
         error: EngineError,
     ) -> EngineError {
+        use crate::ErrorKind;
         let outcome = match error.kind() {
-            crate::ErrorKind::Invalid | crate::ErrorKind::NotFound | crate::ErrorKind::Conflict => {
-                Outcome::Denied
-            }
+            ErrorKind::Invalid
+            | ErrorKind::NotFound
+            | ErrorKind::Conflict
+            | ErrorKind::Unauthenticated
+            | ErrorKind::Forbidden
+            | ErrorKind::TooManyAttempts => Outcome::Denied,
             _ => Outcome::Failed,
         };
-        let reason = match &error {
-            EngineError::Invalid(problems, _) => self.invalid_reason(problems),
-            other => other.to_string(),
-        };
-        let decision = Decision {
+        let denied = error
+            .denials()
+            .iter()
+            .filter_map(|d| d.field.clone())
+            .collect();
+        let entry = Entry {
             action,
             subjects,
             released: Vec::new(),
+            denied,
             outcome,
-            reason,
+            reason: self.ledger_reason(&error),
         };
-        match self.record(who, decision) {
+        match self.record(actor, entry) {
             Ok(_) => error,
             Err(unrecorded) => {
                 tracing::error!(refused = %error, "could not record a refused access");
@@ -153,11 +181,26 @@ impl Vault {
         }
     }
 
+    /// The reason a refusal is recorded with. The ledger can never be
+    /// erased, so it never copies text the caller typed where a name
+    /// belongs (an unknown purpose, field or principal could be anything,
+    /// even personal data); it keeps codes and the names the vault knows.
+    fn ledger_reason(&self, error: &EngineError) -> String {
+        match error {
+            EngineError::Invalid(problems, _) => self.invalid_reason(problems),
+            EngineError::Purpose { code, .. } => (*code).to_owned(),
+            EngineError::Unauthenticated(failure) => failure.code().to_owned(),
+            EngineError::Forbidden(denials) => denial_summary(denials),
+            EngineError::Unknown(_) => "no such principal, token or purpose".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
     /// A short reason for an invalid request. Problems never hold values,
     /// but they may quote (in backticks, by convention) what the caller typed
     /// where a field name belongs, which could be a value typed in the wrong
-    /// place, and the ledger can never be erased. So it keeps only problems
-    /// about fields the schema knows, or that quote nothing.
+    /// place. So it keeps only problems about fields the schema knows, or
+    /// that quote nothing.
     fn invalid_reason(&self, problems: &[Problem]) -> String {
         let known = problems.iter().find(|p| match p.field.as_deref() {
             Some(field) => self.schema.field(field).is_some(),
@@ -168,4 +211,23 @@ impl Vault {
             None => format!("invalid request ({} problems)", problems.len()),
         }
     }
+}
+
+/// Denials in the ledger's words: field, code and the rules that decided.
+pub(crate) fn denial_summary(denials: &[crate::error::Denial]) -> String {
+    let parts: Vec<String> = denials
+        .iter()
+        .map(|d| {
+            let rules = if d.rules.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", d.rules.join(", "))
+            };
+            match &d.field {
+                Some(field) => format!("{field}: {}{rules}", d.code),
+                None => format!("{}{rules}", d.code),
+            }
+        })
+        .collect();
+    format!("denied {}", parts.join(", "))
 }

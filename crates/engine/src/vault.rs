@@ -2,13 +2,18 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use custos_crypto::{
     ApiToken, KeyError, KeyFile, KeyProvider, Keyring, LedgerSigningKey, MasterKey, Passphrase,
     SealedVaultKeys, TokenDigest,
 };
+use custos_model::{Attributes, PrincipalKind, PrincipalName, PrincipalStatus};
+use custos_policy::{
+    DEFAULT_POLICIES, DEFAULT_POLICY_TESTS, Policies, PrincipalEntity, PrincipalFacts,
+};
+use custos_store::{PrincipalRecord, TokenKind, TokenRecord};
 use custos_ledger::{HeadPolicy, LedgerStore, Recorder};
 use custos_model::{DEFAULT_SCHEMA_TOML, Schema, VaultId};
 use custos_store::{KEY_EPOCH, SqliteLedger, SqliteOptions, SqliteStore, Store};
@@ -16,8 +21,10 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
+use crate::access_state::AccessState;
+use crate::clock::now_stamp;
 use crate::error::EngineError;
-use crate::principal::{Caller, DEFAULT_PURPOSE, Principal};
+use crate::principal::Caller;
 use crate::vault_dir::{
     CONFIG_FILE, DEFAULT_KEY_FILE, FORMAT, KeyConfig, PENDING_CONFIG_FILE, SCHEMA_FILE, STORE_FILE,
     VaultConfig, VaultDir,
@@ -30,7 +37,11 @@ const META_LEDGER_PUBLIC_KEY: &str = "ledger_public_key";
 /// The ledger's public key, for auditors and witnesses.
 pub(crate) const LEDGER_PUBLIC_KEY_FILE: &str = "ledger.pub";
 pub(crate) const LEDGER_FILE: &str = "ledger.sqlite";
+/// Where format-1 stores kept the digest of the admin token from init,
+/// before principals had tokens of their own.
 const META_ADMIN_TOKEN: &str = "admin_token_sha256";
+/// The name of the administrator that `custos init` creates.
+pub const INITIAL_ADMIN: &str = "admin";
 
 /// How a new vault's master key is made.
 #[derive(Debug)]
@@ -131,7 +142,12 @@ pub struct Vault {
     pub(crate) recorder: Recorder,
     /// A key file given on the command line instead of the configured one.
     key_file_override: Option<PathBuf>,
-    admin_token: Option<TokenDigest>,
+    /// Principals, purposes and policies at the last access generation seen.
+    pub(crate) access: RwLock<Arc<AccessState>>,
+    /// Held while the access state reloads.
+    pub(crate) access_reload: Mutex<()>,
+    /// The local operator, as a policy entity.
+    pub(crate) operator: Arc<PrincipalEntity>,
 }
 
 impl Vault {
@@ -174,7 +190,7 @@ impl Vault {
                 }
             }
         }
-        let admin_token = result?;
+        result?;
         let vault = Self::open(OpenOptions {
             dir: options.dir.clone(),
             keys: KeyAccess {
@@ -186,6 +202,8 @@ impl Vault {
             },
             busy_timeout: options.busy_timeout,
         })?;
+        let admin_token = ApiToken::generate();
+        vault.insert_initial_admin(admin_token.digest())?;
         Ok(Initialized { vault, admin_token })
     }
 
@@ -194,7 +212,7 @@ impl Vault {
         options: &InitOptions,
         schema_text: &str,
         created: &mut Vec<PathBuf>,
-    ) -> Result<ApiToken, EngineError> {
+    ) -> Result<(), EngineError> {
         let vault_id = VaultId::from_random(custos_crypto::random_bytes());
         let (master, key_config) = match &options.key {
             InitKey::File { path } => {
@@ -218,7 +236,6 @@ impl Vault {
             }
         };
         let (keyring, sealed) = Keyring::create(&master, &vault_id);
-        let admin_token = ApiToken::generate();
         // The ledger's signing key is its own key, sealed under the master
         // key like the other vault keys.
         let signing_key = LedgerSigningKey::generate();
@@ -230,7 +247,6 @@ impl Vault {
         store.set_meta(&[
             (META_VAULT_ID, vault_id.as_str().as_bytes()),
             (META_VAULT_KEYS, sealed.as_bytes()),
-            (META_ADMIN_TOKEN, admin_token.digest().as_bytes()),
             (
                 META_LEDGER_SIGNING_KEY,
                 &keyring.seal_signing_key(&signing_key),
@@ -260,7 +276,7 @@ impl Vault {
         };
         dir.write_config(CONFIG_FILE, &config)?;
         created.push(dir.path(CONFIG_FILE));
-        Ok(admin_token)
+        Ok(())
     }
 
     /// Opens an existing vault.
@@ -296,10 +312,6 @@ impl Vault {
                 .meta(META_VAULT_KEYS)?
                 .ok_or_else(|| EngineError::Config("the store holds no vault keys".to_owned()))?,
         );
-        let admin_token = store
-            .meta(META_ADMIN_TOKEN)?
-            .and_then(|bytes| TokenDigest::from_bytes(&bytes));
-
         let ledger: Arc<dyn LedgerStore> = Arc::new(SqliteLedger::open(
             &dir.path(LEDGER_FILE),
             &vault_id,
@@ -330,7 +342,8 @@ impl Vault {
             vault_id.clone(),
             HeadPolicy::default(),
         );
-        Ok(Self {
+        let placeholder = AccessState::empty(Arc::new(Policies::default_for(&schema)?));
+        let vault = Self {
             dir,
             config,
             vault_id,
@@ -341,8 +354,75 @@ impl Vault {
             ledger,
             recorder,
             key_file_override: options.keys.key_file,
-            admin_token,
-        })
+            access: RwLock::new(Arc::new(placeholder)),
+            access_reload: Mutex::new(()),
+            operator: Arc::new(PrincipalEntity::new(operator_facts(), 0)),
+        };
+        vault.ensure_access_defaults()?;
+        vault.access()?;
+        Ok(vault)
+    }
+
+    /// Creates the administrator `admin` (staff, role admin) holding the
+    /// token from init.
+    fn insert_initial_admin(&self, digest: TokenDigest) -> Result<(), EngineError> {
+        let name = PrincipalName::parse(INITIAL_ADMIN)
+            .map_err(|e| EngineError::Config(format!("the initial admin's name {e}")))?;
+        let attributes = Attributes::parse_pairs([("role", custos_model::ADMIN_ROLE)])
+            .map_err(EngineError::Config)?;
+        let now = now_stamp();
+        self.store.insert_principal(&PrincipalRecord {
+            name: name.clone(),
+            kind: PrincipalKind::Staff,
+            attributes,
+            status: PrincipalStatus::Active,
+            status_reason: String::new(),
+            status_changed_at: None,
+            valid_from: None,
+            valid_until: None,
+            created_at: now.clone(),
+        })?;
+        self.store.insert_token(&TokenRecord {
+            id: digest.public_id(),
+            digest: *digest.as_bytes(),
+            principal: name,
+            kind: TokenKind::Api,
+            mfa: false,
+            created_at: now,
+            expires_at: None,
+            revoked_at: None,
+        })?;
+        Ok(())
+    }
+
+    /// Fills in what a vault made before principals, purposes and policies
+    /// existed lacks: the default policies and purposes, and an `admin`
+    /// principal for the admin token from its init. Does nothing on a vault
+    /// that has them.
+    fn ensure_access_defaults(&self) -> Result<(), EngineError> {
+        if self.store.current_policy()?.is_none() {
+            let policies = Policies::default_for(&self.schema)?;
+            let tests = if policies.text() == DEFAULT_POLICIES {
+                DEFAULT_POLICY_TESTS
+            } else {
+                ""
+            };
+            self.store
+                .insert_policy(policies.text(), tests, &now_stamp(), "custos init")?;
+        }
+        if self.store.purposes()?.is_empty() {
+            self.store
+                .insert_purposes(&self.default_purposes(), &now_stamp())?;
+        }
+        if self.store.principals()?.is_empty()
+            && let Some(digest) = self
+                .store
+                .meta(META_ADMIN_TOKEN)?
+                .and_then(|bytes| TokenDigest::from_bytes(&bytes))
+        {
+            self.insert_initial_admin(digest)?;
+        }
+        Ok(())
     }
 
     /// The current vault keys.
@@ -419,30 +499,18 @@ impl Vault {
         self.dir.root()
     }
 
-    /// The local operator principal, for the CLI and internal jobs: whoever
-    /// opened the vault with its master key.
+    /// The local operator, for the CLI and internal jobs: whoever opened
+    /// the vault with its master key, an administrator, named after their
+    /// OS user and declaring the default purpose, `membership_admin`.
     pub fn local_operator(&self) -> Caller {
         let request: [u8; 8] = custos_crypto::random_bytes();
         let request_id: String = request.iter().map(|b| format!("{b:02x}")).collect();
-        Caller::new(
-            Principal::local_operator(),
-            DEFAULT_PURPOSE,
-            &request_id,
-            "cli",
-        )
+        Caller::local(&request_id, "cli")
     }
 
-    /// Authenticates an API token. Compares digests in constant time.
-    pub fn authenticate(&self, token: &str) -> Result<Principal, EngineError> {
-        let presented = TokenDigest::of(token);
-        match &self.admin_token {
-            Some(admin) if admin.matches(&presented) => Ok(Principal::admin_token()),
-            _ => Err(EngineError::Unauthenticated),
-        }
-    }
-
-    /// Facts about the vault.
-    pub fn info(&self) -> Result<VaultInfo, EngineError> {
+    /// Facts about the vault, for any authenticated principal.
+    pub fn info(&self, caller: &Caller) -> Result<VaultInfo, EngineError> {
+        self.admit_principal(caller, crate::recording::Action::Audit, &[])?;
         let (subjects, erased) = self.store.counts()?;
         Ok(VaultInfo {
             vault_id: self.vault_id.as_str().to_owned(),
@@ -452,6 +520,19 @@ impl Vault {
             subjects,
             erased,
         })
+    }
+}
+
+/// The local operator's facts: staff with the admin role.
+fn operator_facts() -> PrincipalFacts {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_default();
+    PrincipalFacts {
+        name: PrincipalName::local_operator(&user),
+        kind: PrincipalKind::Staff,
+        attributes: Attributes::parse_pairs([("role", custos_model::ADMIN_ROLE)])
+            .unwrap_or_default(),
     }
 }
 

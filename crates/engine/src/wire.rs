@@ -4,12 +4,19 @@
 //! They are built here by hand from domain types, so that a change to the
 //! domain cannot silently change them.
 
-use custos_model::{FieldType, Schema};
+use custos_model::{FieldType, Purpose, Schema};
+use custos_policy::CaseReport;
+use custos_store::{AlertRecord, PolicyRecord, TokenRecord};
 use serde_json::{Map, Value, json};
 
 use crate::access::SubjectPage;
 use crate::audit::SubjectHistory;
-use crate::error::Problem;
+use crate::authentication::Session;
+use crate::directory::{PrincipalView, TotpEnrollment};
+use crate::error::{Denial, Problem};
+use crate::policy_admin::AppliedPolicy;
+use crate::principal::Principal;
+use crate::purposes::{RecordOfProcessing, SECURITY_MEASURES, SUBJECT_CATEGORIES};
 use crate::export::ExportReport;
 use crate::import::ImportReport;
 use crate::record::SubjectRecord;
@@ -18,9 +25,11 @@ use crate::vault::VaultInfo;
 use custos_ledger::{Event, Report, SignedHead};
 use custos_store::{Erasure, SubjectSummary};
 
-/// A subject: `{"id": …, "fields": {name: value-or-null}}`. Booleans and
-/// integers are JSON booleans and numbers; everything else is a string
-/// (money too, so that no amount passes through a float).
+/// A subject: `{"id": …, "fields": {name: value-or-null}, "denied":
+/// [{"field", "code", "reason"}]}`. Booleans and integers are JSON booleans
+/// and numbers; everything else is a string (money too, so that no amount
+/// passes through a float). `denied` lists the fields asked for that the
+/// policies withheld; it is empty when everything was allowed.
 pub fn record(schema: &Schema, record: &SubjectRecord) -> Value {
     let mut fields = Map::new();
     for (name, value) in &record.fields {
@@ -35,7 +44,18 @@ pub fn record(schema: &Schema, record: &SubjectRecord) -> Value {
         };
         fields.insert(name.to_string(), typed);
     }
-    json!({ "id": record.id.as_str(), "fields": fields })
+    json!({ "id": record.id.as_str(), "fields": fields, "denied": denials(&record.denied) })
+}
+
+/// Denials: `[{"field", "code", "reason", "rules"}]`; `field` is null when
+/// the whole request was denied.
+pub fn denials(denials: &[Denial]) -> Value {
+    Value::Array(
+        denials
+            .iter()
+            .map(|d| json!({ "field": d.field, "code": d.code, "reason": d.reason, "rules": d.rules }))
+            .collect(),
+    )
 }
 
 /// Turns a JSON input value into the raw text the schema parses. `null`
@@ -106,7 +126,7 @@ pub fn import_report(report: &ImportReport) -> Value {
 
 /// An export's outcome.
 pub fn export_report(report: &ExportReport) -> Value {
-    json!({ "rows": report.rows, "fields": report.fields })
+    json!({ "rows": report.rows, "excluded": report.excluded, "fields": report.fields })
 }
 
 /// An erasure's outcome.
@@ -202,5 +222,177 @@ pub fn verify_report(report: &Report) -> Value {
         "heads_checked": report.heads_checked,
         "root": report.root.to_string(),
         "problem": report.problem.as_ref().map(ToString::to_string),
+    })
+}
+
+/// A principal: `{"name", "kind", "attributes", "status", "status_reason",
+/// "status_changed_at", "valid_from", "valid_until", "created_at",
+/// "password_set", "totp_set", "live_tokens"}`.
+pub fn principal(view: &PrincipalView) -> Value {
+    let r = &view.record;
+    let attributes: Map<String, Value> = r
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), Value::String(v.to_owned())))
+        .collect();
+    json!({
+        "name": r.name.as_str(),
+        "kind": r.kind.as_str(),
+        "attributes": attributes,
+        "status": r.status.as_str(),
+        "status_reason": r.status_reason,
+        "status_changed_at": r.status_changed_at,
+        "valid_from": r.valid_from,
+        "valid_until": r.valid_until,
+        "created_at": r.created_at,
+        "password_set": view.password_set,
+        "totp_set": view.totp_set,
+        "live_tokens": view.live_tokens,
+    })
+}
+
+/// Who a caller is: `{"name", "kind", "attributes", "auth", "mfa"}`.
+pub fn whoami(principal: &Principal) -> Value {
+    let attributes: Map<String, Value> = principal
+        .attributes()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), Value::String(v.to_owned())))
+        .collect();
+    json!({
+        "name": principal.name().as_str(),
+        "kind": principal.kind().as_str(),
+        "attributes": attributes,
+        "auth": principal.auth(),
+        "mfa": principal.used_mfa(),
+    })
+}
+
+/// A token's record, never its secret: `{"id", "principal", "kind", "mfa",
+/// "created_at", "expires_at", "revoked_at"}`.
+pub fn token(record: &TokenRecord) -> Value {
+    json!({
+        "id": record.id,
+        "principal": record.principal.as_str(),
+        "kind": record.kind.as_str(),
+        "mfa": record.mfa,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "revoked_at": record.revoked_at,
+    })
+}
+
+/// A new token with its secret, shown once: the token's record plus
+/// `"token"`.
+pub fn new_token(secret: &str, record: &TokenRecord) -> Value {
+    let mut v = token(record);
+    v["token"] = Value::String(secret.to_owned());
+    v
+}
+
+/// A new session: `{"token", "expires_at", "principal"}`.
+pub fn session(session: &Session) -> Value {
+    json!({
+        "token": session.token.expose(),
+        "expires_at": session.expires_at,
+        "principal": session.principal.as_str(),
+    })
+}
+
+/// A new second factor, shown once: `{"principal", "secret", "otpauth_uri"}`.
+pub fn totp_enrollment(principal: &str, enrollment: &TotpEnrollment) -> Value {
+    json!({
+        "principal": principal,
+        "secret": enrollment.secret.as_str(),
+        "otpauth_uri": enrollment.uri.as_str(),
+    })
+}
+
+/// A purpose: `{"name", "description", "lawful_basis", "lawful_basis_article",
+/// "special_condition", "special_condition_article", "categories",
+/// "requires_consent", "consent_fields"}`.
+pub fn purpose(p: &Purpose) -> Value {
+    json!({
+        "name": p.name().as_str(),
+        "description": p.description(),
+        "lawful_basis": p.lawful_basis().as_str(),
+        "lawful_basis_article": p.lawful_basis().article(),
+        "special_condition": p.special_condition().map(|c| c.as_str()),
+        "special_condition_article": p.special_condition().map(|c| c.article()),
+        "categories": p.categories().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+        "requires_consent": p.requires_consent(),
+        "consent_fields": p.consent_fields().iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+/// The Art. 30 record of processing: `{"vault_id", "generated_at",
+/// "subject_categories", "security_measures", "recipients", "activities":
+/// [purpose + "fields": {category: [field…]}]}`.
+pub fn record_of_processing(record: &RecordOfProcessing) -> Value {
+    let activities: Vec<Value> = record
+        .activities
+        .iter()
+        .map(|a| {
+            let mut v = purpose(&a.purpose);
+            let fields: Map<String, Value> = a
+                .fields
+                .iter()
+                .map(|(c, names)| (c.as_str().to_owned(), json!(names)))
+                .collect();
+            v["fields"] = Value::Object(fields);
+            v
+        })
+        .collect();
+    json!({
+        "vault_id": record.vault_id,
+        "generated_at": record.generated_at,
+        "subject_categories": SUBJECT_CATEGORIES,
+        "security_measures": SECURITY_MEASURES,
+        "recipients": record.recipients,
+        "activities": activities,
+    })
+}
+
+/// An alert: `{"id", "time", "principal", "kind", "details"}`.
+pub fn alert(alert: &AlertRecord) -> Value {
+    json!({
+        "id": alert.id,
+        "time": alert.time,
+        "principal": alert.principal,
+        "kind": alert.kind,
+        "details": alert.details,
+    })
+}
+
+/// Alerts: `{"alerts": [alert…]}`.
+pub fn alerts(alerts: &[AlertRecord]) -> Value {
+    json!({ "alerts": alerts.iter().map(alert).collect::<Vec<_>>() })
+}
+
+/// The policy set in force: `{"version", "applied_at", "applied_by", "text",
+/// "tests"}`.
+pub fn policy(record: &PolicyRecord) -> Value {
+    json!({
+        "version": record.version,
+        "applied_at": record.applied_at,
+        "applied_by": record.applied_by,
+        "text": record.text,
+        "tests": record.tests,
+    })
+}
+
+/// What `policy apply` did: `{"version", "rules", "cases"}`.
+pub fn applied_policy(applied: &AppliedPolicy) -> Value {
+    json!({ "version": applied.version, "rules": applied.rules, "cases": applied.cases })
+}
+
+/// Test results: `{"passed", "cases": [{"name", "line", "passed", "detail"}]}`.
+pub fn case_report(report: &CaseReport) -> Value {
+    json!({
+        "passed": report.passed(),
+        "cases": report
+            .results
+            .iter()
+            .map(|r| json!({ "name": r.name, "line": r.line, "passed": r.passed, "detail": r.detail }))
+            .collect::<Vec<_>>(),
     })
 }
