@@ -1,26 +1,36 @@
 //! `custos bench`: measures Custos against the targets in PERFORMANCE.md.
 //!
-//! One run measures, side by side: the machine (cores, CPU, fdatasync rate),
-//! W1 import of N synthetic members; W2 audited reads of ten fields (each
-//! recorded durably in the ledger before it decrypts) in process on 1, 2
-//! and 64 threads and over HTTP at 1, 8 and 64 connections, each next to
-//! the same read without the ledger (the unaudited baseline), so that the
-//! report can say what recording costs; and W5 on a fresh ledger of N
-//! events: group-commit appends, a principal-and-time query, full verify,
-//! proofs and storage per event. It prints a table with medians, p99s,
-//! throughputs and pass/fail against each target, then the ratios; or, with
-//! `--json`, one JSON document.
+//! One run measures, side by side: the machine (cores, CPU, fdatasync rate);
+//! W1 import of N synthetic members; the setup of PERFORMANCE.md's standard
+//! principals (650 representatives, 50 staff, 200 volunteers, 3 processors
+//! and the admin, each with an API token), timed for information; W2's
+//! policy decision on its own (one ten-field request, uncached and cached,
+//! against its 20 µs budget); W2 audited reads, each a representative
+//! reading ten fields of a random member of their constituency for
+//! casework with their own token (authenticate, check the purpose, decide
+//! per field, record durably, re-check, decrypt), in process on 1, 2 and 64
+//! threads and over HTTP at 1, 8 and 64 connections, each next to the same
+//! read without purpose, policy or ledger (the unaudited baseline), so that
+//! the report can say what the access path costs; and W5 on a fresh ledger
+//! of N events: group-commit appends, a principal-and-time query, full
+//! verify, proofs and storage per event. It prints a table with medians,
+//! p99s, throughputs and pass/fail against each target, then the ratios;
+//! or, with `--json`, one JSON document.
 //!
-//! Modules: `machine` (/proc and fdatasync), `import` (W1), `read` (in
+//! Modules: `machine` (/proc and fdatasync), `import` (W1), `principals`
+//! (the standard principals), `policy` (the decision alone), `read` (in
 //! process), `unaudited` (the baseline read), `server` and `load` (HTTP,
 //! with the pure parsing in `http`), `ledger` (W5), `stats` (percentiles),
-//! `workload` (ids and fields) and `report`.
+//! `threads` (the timed loop), `workload` (members, tokens, fields and
+//! paths) and `report`.
 
 mod http;
 mod import;
 mod ledger;
 mod load;
 mod machine;
+mod policy;
+mod principals;
 mod read;
 mod report;
 mod server;
@@ -51,7 +61,7 @@ const DEFAULT_LEDGER_EVENTS: u64 = 1_000_000;
 const QUICK_SECONDS: f64 = 3.0;
 /// Seconds per throughput run by default.
 const DEFAULT_SECONDS: f64 = 10.0;
-/// How many random member ids the read workloads cycle through.
+/// How many random members the read workloads cycle through.
 const READ_IDS: usize = 1 << 17;
 /// In-process reader thread counts.
 const READ_THREADS: [usize; 3] = [1, 2, read::AUDITED_TARGET_THREADS];
@@ -168,43 +178,80 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         import.wall.as_secs_f64(),
         report::thousands(import.rows_per_s())
     ));
-    let token = init.admin_token().to_owned();
     let vault = Arc::new(init.vault);
-
     let generator = Generator::new(args.seed);
-    let ids = workload::random_ids(
+
+    log("adding the standard principals and their tokens …");
+    let setup = principals::create(&vault, &generator, members)?;
+    log(&format!(
+        "  {} principals and {} tokens in {:.2} s",
+        setup.figures.principals,
+        setup.figures.tokens,
+        setup.figures.wall.as_secs_f64()
+    ));
+
+    let picked = workload::random_members(
         &generator,
         members,
         READ_IDS,
         args.seed ^ 0x7265_6164_5f69_6473,
     )?;
+    let reads = workload::reads(&generator, &picked, &setup.representative_tokens)?;
+    let warm = workload::one_per_decision(&generator, &picked, &reads)?;
+    drop(picked);
     let baseline = Arc::new(Baseline::open(&vault)?);
-    for id in ids.iter().take(BASELINE_CHECKS) {
-        let audited = read::check(&vault, id)?;
-        unaudited::check(&baseline, id, &audited)?;
+    for r in reads.iter().take(BASELINE_CHECKS) {
+        let audited = read::check(&vault, r)?;
+        unaudited::check(&baseline, &r.id, &audited)?;
     }
-    let ledger_before = vault.ledger_head()?.head().size();
 
-    let mut reads = Vec::new();
+    log("timing W2's policy decision alone …");
+    let policy = policy::run(&generator, members, args.seed, Some(&baseline))?;
+    log(&format!(
+        "  uncached median {} ({} per field), cached median {}",
+        report::latency(policy.uncached.median_us()),
+        report::latency(policy.uncached_per_field_us()),
+        report::latency(policy.cached.median_us())
+    ));
+
+    // A server that has run for a while decides W2's reads from the
+    // decision cache; one untimed read per distinct decision makes the first
+    // timed run start there too, instead of paying the misses.
+    log(&format!(
+        "warming the decision cache with {} reads …",
+        warm.len()
+    ));
+    let warm_start = Instant::now();
+    read::warm(&vault, &warm, read::AUDITED_TARGET_THREADS)?;
+    let warm_figures = report::Warm {
+        reads: warm.len(),
+        wall: warm_start.elapsed(),
+    };
+    drop(warm);
+
+    let operator = vault.local_operator();
+    let ledger_before = vault.ledger_head(&operator)?.head().size();
+
+    let mut read_runs = Vec::new();
     for threads in READ_THREADS {
         let plural = if threads == 1 { "" } else { "s" };
         log(&format!(
             "reading in process on {threads} thread{plural} for {seconds} s, audited …"
         ));
-        let audited = read::run_audited(&vault, &ids, threads, warmup, duration)?;
+        let audited = read::run_audited(&vault, &reads, threads, warmup, duration)?;
         log_run(&log, &audited);
         log(&format!(
             "reading in process on {threads} thread{plural} for {seconds} s, unaudited …"
         ));
         let fields = workload::READ_FIELDS;
-        let plain = read::run(&ids, threads, warmup, duration, &|id| {
+        let plain = read::run(&reads, threads, warmup, duration, &|r| {
             baseline
-                .read(id, &fields)
+                .read(&r.id, &fields)
                 .map(|record| std::hint::black_box(record).fields.len())
                 .map_err(|e| e.to_string())
         })?;
         log_run(&log, &plain);
-        reads.push(report::Pair {
+        read_runs.push(report::Pair {
             n: threads,
             audited,
             unaudited: plain,
@@ -218,8 +265,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         Ok(twin) => http_runs(
             &server,
             twin,
-            &token,
-            &ids,
+            &reads,
             args.client_threads,
             warmup,
             duration,
@@ -233,7 +279,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     stopped?;
     twin_stopped??;
 
-    let ledger_after = vault.ledger_head()?.head().size();
+    let ledger_after = vault.ledger_head(&operator)?.head().size();
     let template = last_event_template(&vault, ledger_after);
     drop(baseline);
     drop(vault);
@@ -262,7 +308,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         quick: args.quick,
         seed: args.seed,
         import,
-        reads,
+        principals: setup.figures,
+        policy,
+        warm: warm_figures,
+        reads: read_runs,
         http,
         recorded_by_reads: ledger_after.saturating_sub(ledger_before),
         ledger,
@@ -304,7 +353,7 @@ fn last_event_template(vault: &Vault, size: u64) -> ledger::Template {
         limit: 1,
         ..EventQuery::default()
     };
-    match vault.ledger_query(&query) {
+    match vault.ledger_query(&vault.local_operator(), &query) {
         Ok(events) => match events.first() {
             Some(event) if event.action == "read" => ledger::Template::from_event(
                 event,
@@ -318,11 +367,10 @@ fn last_event_template(vault: &Vault, size: u64) -> ledger::Template {
 
 fn check_server(
     addr: std::net::SocketAddr,
-    token: &str,
-    id: &str,
+    request: &load::Request,
     what: &str,
 ) -> anyhow::Result<()> {
-    let (status, body) = load::fetch(addr, token, id)?;
+    let (status, body) = load::fetch(addr, request)?;
     anyhow::ensure!(
         status == 200,
         "GET of one subject from the {what} server answered {status}: {}",
@@ -338,30 +386,34 @@ fn check_server(
         "GET of one subject from the {what} server returned {fields} fields, expected {}",
         workload::READ_FIELDS.len()
     );
+    let denied = parsed
+        .get("denied")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, Vec::len);
+    anyhow::ensure!(
+        denied == 0,
+        "GET of one subject from the {what} server denied {denied} fields: {}",
+        String::from_utf8_lossy(&body)
+    );
     Ok(())
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the whole HTTP setup, called once"
-)]
 fn http_runs(
     server: &server::Server,
     twin: &server::Server,
-    token: &str,
-    ids: &[custos_model::SubjectId],
+    reads: &[workload::Read],
     client_threads: usize,
     warmup: Duration,
     duration: Duration,
     log: &dyn Fn(&str),
 ) -> anyhow::Result<Vec<report::Pair<load::LoadRun>>> {
-    let first = ids
+    let requests: Arc<[load::Request]> = reads.iter().map(load::Request::of).collect();
+    let first = requests
         .first()
-        .ok_or_else(|| anyhow::anyhow!("no ids to read"))?;
-    check_server(server.addr, token, first.as_str(), "audited")?;
-    check_server(twin.addr, token, first.as_str(), "unaudited")?;
+        .ok_or_else(|| anyhow::anyhow!("no reads to request"))?;
+    check_server(server.addr, first, "audited")?;
+    check_server(twin.addr, first, "unaudited")?;
 
-    let ids: Arc<[String]> = ids.iter().map(|id| id.as_str().to_owned()).collect();
     let mut runs = Vec::new();
     for connections in HTTP_CONNECTIONS {
         let mut pair = Vec::with_capacity(2);
@@ -372,8 +424,7 @@ fn http_runs(
             ));
             let load = load::Load {
                 addr,
-                token: token.into(),
-                ids: Arc::clone(&ids),
+                requests: Arc::clone(&requests),
                 connections,
                 client_threads,
                 warmup,

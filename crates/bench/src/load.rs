@@ -1,5 +1,7 @@
 //! The HTTP load generator: tokio tasks on their own runtime, each holding one
-//! keep-alive HTTP/1.1 connection and sending one request at a time.
+//! keep-alive HTTP/1.1 connection and sending one request at a time. Each
+//! request has its own path and bearer token (W2: a member's path, with the
+//! token of their representative), prepared before the run.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use tokio::net::TcpStream;
 use crate::http::{self, HeadError};
 use crate::machine;
 use crate::stats::Run;
-use crate::workload::read_path;
+use crate::workload::{Read, read_path};
 
 /// The HTTP target at 64 connections.
 pub(crate) const TARGET_PER_S: f64 = 10_000.0;
@@ -24,12 +26,30 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// A bound on the requests of one connection, so that a loop always ends.
 const MAX_REQUESTS_PER_CONNECTION: usize = 50_000_000;
 
+/// One request of a run: its path and the bearer token it presents.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub(crate) path: String,
+    pub(crate) token: Arc<str>,
+}
+
+impl Request {
+    /// The GET of one W2 read.
+    pub(crate) fn of(read: &Read) -> Self {
+        Self {
+            path: read_path(read.id.as_str()),
+            token: Arc::clone(&read.token),
+        }
+    }
+}
+
 /// One load run.
 #[derive(Debug, Clone)]
 pub(crate) struct Load {
     pub(crate) addr: SocketAddr,
-    pub(crate) token: Arc<str>,
-    pub(crate) ids: Arc<[String]>,
+    /// The requests, which each connection cycles through from its own
+    /// offset.
+    pub(crate) requests: Arc<[Request]>,
     pub(crate) connections: usize,
     pub(crate) client_threads: usize,
     pub(crate) warmup: Duration,
@@ -117,12 +137,12 @@ async fn connect(addr: SocketAddr) -> anyhow::Result<TcpStream> {
     Ok(stream)
 }
 
-/// Fetches one subject and returns the status and body, to check the setup.
-pub(crate) fn fetch(addr: SocketAddr, token: &str, id: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+/// Sends one request and returns the status and body, to check the setup.
+pub(crate) fn fetch(addr: SocketAddr, one: &Request) -> anyhow::Result<(u16, Vec<u8>)> {
     runtime(1)?.block_on(async {
         let mut stream = connect(addr).await?;
         let mut request = Vec::new();
-        http::write_get(&mut request, &read_path(id), &addr.to_string(), token);
+        http::write_get(&mut request, &one.path, &addr.to_string(), &one.token);
         let mut buf = Vec::new();
         let (status, len) =
             tokio::time::timeout(REQUEST_TIMEOUT, exchange(&mut stream, &request, &mut buf))
@@ -136,7 +156,7 @@ pub(crate) fn fetch(addr: SocketAddr, token: &str, id: &str) -> anyhow::Result<(
 /// duration; requests that start in the measured window are counted.
 pub(crate) fn run(load: &Load) -> anyhow::Result<LoadRun> {
     anyhow::ensure!(
-        !load.ids.is_empty() && load.connections > 0,
+        !load.requests.is_empty() && load.connections > 0,
         "nothing to request"
     );
     let rt = runtime(load.client_threads)?;
@@ -151,13 +171,12 @@ pub(crate) fn run(load: &Load) -> anyhow::Result<LoadRun> {
         let host: Arc<str> = load.addr.to_string().into();
         let mut tasks = Vec::with_capacity(load.connections);
         for (c, stream) in streams.into_iter().enumerate() {
-            let ids = Arc::clone(&load.ids);
-            let token = Arc::clone(&load.token);
+            let requests = Arc::clone(&load.requests);
             let host = Arc::clone(&host);
             let addr = load.addr;
-            let first = c * ids.len() / load.connections;
+            let first = c * requests.len() / load.connections;
             tasks.push(tokio::spawn(async move {
-                connection(stream, addr, &host, &token, &ids, first, measure_from, end).await
+                connection(stream, addr, &host, &requests, first, measure_from, end).await
             }));
         }
         // The CPU time is read when the measured window opens.
@@ -188,16 +207,11 @@ pub(crate) fn run(load: &Load) -> anyhow::Result<LoadRun> {
     })
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one connection's whole setup, called once"
-)]
 async fn connection(
     mut stream: TcpStream,
     addr: SocketAddr,
     host: &str,
-    token: &str,
-    ids: &[String],
+    requests: &[Request],
     first: usize,
     measure_from: Instant,
     end: Instant,
@@ -215,12 +229,8 @@ async fn connection(
         }
         let counted = t0 >= measure_from;
         request.clear();
-        http::write_get(
-            &mut request,
-            &read_path(&ids[next % ids.len()]),
-            host,
-            token,
-        );
+        let one = &requests[next % requests.len()];
+        http::write_get(&mut request, &one.path, host, &one.token);
         let outcome =
             tokio::time::timeout(REQUEST_TIMEOUT, exchange(&mut stream, &request, &mut buf)).await;
         let nanos = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);

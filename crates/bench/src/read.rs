@@ -1,17 +1,19 @@
 //! In-process reads of ten fields of random members, on one or more threads:
-//! W2's audited `Vault::read_subject` (authorize, record durably, decrypt),
-//! or any other read given as a closure (the unaudited baseline of
-//! `unaudited.rs`).
+//! W2's audited `Vault::read_subject`, each as a request of the member's
+//! representative with their token, for casework (authenticate, check the
+//! purpose, decide per field, record durably, check the principal again,
+//! decrypt), or any other read given as a closure (the unaudited baseline
+//! of `unaudited.rs`).
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use custos_engine::{FieldSelection, SubjectRecord, Vault};
-use custos_model::SubjectId;
+use custos_engine::{Caller, FieldSelection, SubjectRecord, Vault};
 
 use crate::stats::Run;
 use crate::threads::{self, Threads};
-use crate::workload::READ_FIELDS;
+use crate::workload::{PURPOSE, READ_FIELDS, Read};
 
 /// Issue 2's get-and-decrypt target, on one core: it applies to the
 /// unaudited read, which is exactly get-and-decrypt.
@@ -27,8 +29,28 @@ pub(crate) fn selection() -> FieldSelection {
     FieldSelection::Only(READ_FIELDS.iter().map(|&f| f.to_owned()).collect())
 }
 
-/// Checks that a read returned the ten fields, with values.
+/// Checks that a read returned the ten fields, with values, and denied
+/// none of them.
 pub(crate) fn check_record(record: &SubjectRecord) -> anyhow::Result<()> {
+    if !record.denied.is_empty() {
+        let denied: Vec<String> = record
+            .denied
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} ({}: {})",
+                    d.field.as_deref().unwrap_or("(request)"),
+                    d.code,
+                    d.reason
+                )
+            })
+            .collect();
+        anyhow::bail!(
+            "a representative's casework read of `{}` was denied {}; W2 expects the default policies to allow all ten fields",
+            record.id.as_str(),
+            denied.join(", ")
+        );
+    }
     anyhow::ensure!(
         record.fields.len() == READ_FIELDS.len(),
         "a read returned {} fields, expected {}",
@@ -49,42 +71,102 @@ pub(crate) fn check_record(record: &SubjectRecord) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Checks that an audited read returns the ten fields, with values.
-pub(crate) fn check(vault: &Vault, id: &SubjectId) -> anyhow::Result<SubjectRecord> {
-    let record = vault.read_subject(&vault.local_operator(), id, &selection())?;
+/// The caller of one W2 read: the representative's token, a request id of
+/// the bench's own and the casework purpose, as the server builds it from
+/// a request.
+pub(crate) fn caller(read: &Read, request_id: &str) -> Caller {
+    Caller::with_token(&read.token, request_id, "bench").with_purpose(Some(PURPOSE))
+}
+
+/// Checks that an audited read by the member's representative returns the
+/// ten fields, with values, none denied.
+pub(crate) fn check(vault: &Vault, read: &Read) -> anyhow::Result<SubjectRecord> {
+    let record = vault
+        .read_subject(&caller(read, "bench-check"), &read.id, &selection())
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the representative's casework read of `{}` failed: {e}",
+                read.id.as_str()
+            )
+        })?;
     check_record(&record)?;
     Ok(record)
 }
 
-/// Audited reads (`Vault::read_subject` as the local operator) on `threads`
-/// threads for `warmup` (not counted) then `duration`.
+/// Audited reads (`Vault::read_subject`, each by the member's
+/// representative for casework) on `threads` threads for `warmup` (not
+/// counted) then `duration`. A read with any field denied counts as an
+/// error.
 pub(crate) fn run_audited(
     vault: &Vault,
-    ids: &[SubjectId],
+    reads: &[Read],
     threads: usize,
     warmup: Duration,
     duration: Duration,
 ) -> anyhow::Result<Run> {
-    let who = vault.local_operator();
     let selection = selection();
-    run(ids, threads, warmup, duration, &|id| {
-        vault
-            .read_subject(&who, id, &selection)
-            .map(|record| black_box(record).fields.len())
-            .map_err(|e| e.to_string())
+    // Request ids are unique across threads, as the server's are; one
+    // shared counter costs nothing next to a durable read.
+    let requests = AtomicU64::new(0);
+    run(reads, threads, warmup, duration, &|read| {
+        let request_id = format!("bench-{:012x}", requests.fetch_add(1, Ordering::Relaxed));
+        let record = vault
+            .read_subject(&caller(read, &request_id), &read.id, &selection)
+            .map_err(|e| e.to_string())?;
+        if record.denied.is_empty() {
+            Ok(black_box(record).fields.len())
+        } else {
+            Err(format!("{} field(s) denied", record.denied.len()))
+        }
+    })
+}
+
+/// Reads each of `reads` once, audited, on `threads` threads, untimed: to
+/// warm the decision cache before the timed runs. Any failure or denial
+/// stops the bench.
+pub(crate) fn warm(vault: &Vault, reads: &[Read], threads: usize) -> anyhow::Result<()> {
+    let selection = selection();
+    let chunk = reads.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = reads
+            .chunks(chunk)
+            .enumerate()
+            .map(|(t, part)| {
+                let selection = &selection;
+                scope.spawn(move || -> anyhow::Result<()> {
+                    for (i, read) in part.iter().enumerate() {
+                        let request_id = format!("bench-warm-{t:02}-{i:06}");
+                        let record = vault
+                            .read_subject(&caller(read, &request_id), &read.id, selection)
+                            .map_err(|e| {
+                                anyhow::anyhow!(
+                                    "a warm-up read of `{}` failed: {e}",
+                                    read.id.as_str()
+                                )
+                            })?;
+                        check_record(&record)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a warm-up thread panicked"))?
+        })
     })
 }
 
 /// Runs `read` on `threads` threads for `warmup` (not counted) then
-/// `duration`, each thread cycling through `ids` from its own offset.
-pub(crate) fn run(
-    ids: &[SubjectId],
+/// `duration`, each thread cycling through `items` from its own offset.
+pub(crate) fn run<T: Sync>(
+    items: &[T],
     threads: usize,
     warmup: Duration,
     duration: Duration,
-    read: &(dyn Fn(&SubjectId) -> Result<usize, String> + Sync),
+    read: &(dyn Fn(&T) -> Result<usize, String> + Sync),
 ) -> anyhow::Result<Run> {
-    anyhow::ensure!(!ids.is_empty() && threads > 0, "nothing to read");
+    anyhow::ensure!(!items.is_empty() && threads > 0, "nothing to read");
     let shape = Threads {
         count: threads,
         warmup,
@@ -95,11 +177,11 @@ pub(crate) fn run(
         samples_capacity: 1 << 16,
     };
     threads::timed(&shape, &|t| {
-        let mut next = t * ids.len() / threads;
+        let mut next = t * items.len() / threads;
         move || {
-            let id = &ids[next % ids.len()];
+            let item = &items[next % items.len()];
             next += 1;
-            read(id)
+            read(item)
         }
     })
 }

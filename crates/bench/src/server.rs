@@ -1,8 +1,9 @@
 //! The servers under load, in process on 127.0.0.1:0, each on its own
-//! runtime: the real API server (audited reads), and an unaudited twin that
-//! serves the same read route through the same middleware, authentication,
-//! blocking pool and JSON rendering, but reads through the bench's
-//! [`Baseline`] and so records nothing.
+//! runtime: the real API server (audited reads: authenticate, purpose,
+//! per-field policy decision, durable record, re-check, decrypt), and an
+//! unaudited twin that serves the same read route through the same
+//! middleware, token check, blocking pool and JSON rendering, but reads
+//! through the bench's [`Baseline`]: no purpose, no policy, no ledger.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,7 +17,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use custos_engine::{Vault, wire};
+use custos_engine::{Caller, Vault, wire};
 use custos_model::SubjectId;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -135,22 +136,25 @@ fn failure(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-/// Authenticates as the real server does, then reads without recording.
+/// Authenticates the token as the real server does (`Vault::whoami`, which
+/// records nothing when it succeeds), then reads without deciding or
+/// recording anything; both on the blocking pool, as the real server runs
+/// its engine calls.
 async fn unaudited_read(
     State(twin): State<Twin>,
-    ConnectInfo(_client): ConnectInfo<SocketAddr>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(params): Query<ReadParams>,
 ) -> Response {
-    let token = headers
+    let Some(token) = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let authenticated = token.is_some_and(|t| twin.vault.authenticate(t.trim()).is_ok());
-    if !authenticated {
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned())
+    else {
         return failure(StatusCode::UNAUTHORIZED, "unauthenticated");
-    }
+    };
     let Ok(id) = SubjectId::parse(&id) else {
         return failure(StatusCode::BAD_REQUEST, "bad subject id");
     };
@@ -160,14 +164,22 @@ async fn unaudited_read(
             "the unaudited route needs ?fields=",
         );
     };
+    let vault = Arc::clone(&twin.vault);
     let baseline = Arc::clone(&twin.baseline);
     let read = tokio::task::spawn_blocking(move || {
+        let caller = Caller::with_token(&token, "-", &client.to_string());
+        if vault.whoami(&caller).is_err() {
+            return Ok(None);
+        }
         let names: Vec<&str> = fields.split(',').collect();
-        baseline.read(&id, &names)
+        baseline.read(&id, &names).map(Some)
     })
     .await;
     match read {
-        Ok(Ok(record)) => Json::<Value>(wire::record(twin.vault.schema(), &record)).into_response(),
+        Ok(Ok(Some(record))) => {
+            Json::<Value>(wire::record(twin.vault.schema(), &record)).into_response()
+        }
+        Ok(Ok(None)) => failure(StatusCode::UNAUTHORIZED, "unauthenticated"),
         Ok(Err(e)) => failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

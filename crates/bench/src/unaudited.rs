@@ -18,7 +18,7 @@ use std::path::Path;
 use custos_crypto::{KeyFile, KeyProvider as _, Keyring, SealedVaultKeys, WrappedDataKey};
 use custos_engine::{SubjectRecord, Vault};
 use custos_model::{FieldName, FieldValue, Schema, SubjectId, VaultId};
-use custos_store::{SqliteOptions, SqliteStore, Store as _};
+use custos_store::{AccessStore as _, SqliteOptions, SqliteStore, Store as _};
 
 /// The vault-directory layout the baseline relies on (`vault_dir.rs` and
 /// `vault.rs` of the engine): the store file, the default key file, and the
@@ -41,7 +41,7 @@ impl Baseline {
     pub(crate) fn open(vault: &Vault) -> anyhow::Result<Self> {
         let dir: &Path = vault.dir();
         let store = SqliteStore::open(&dir.join(STORE_FILE), SqliteOptions::default())?;
-        let vault_id = VaultId::parse(&vault.info()?.vault_id)
+        let vault_id = VaultId::parse(&vault.info(&vault.local_operator())?.vault_id)
             .map_err(|e| anyhow::anyhow!("the vault id {e}"))?;
         let sealed = store.meta(META_VAULT_KEYS)?.ok_or_else(|| {
             anyhow::anyhow!("the store has no `{META_VAULT_KEYS}`; the vault layout changed")
@@ -53,6 +53,13 @@ impl Baseline {
             keyring,
             schema: vault.schema().clone(),
         })
+    }
+
+    /// The store's access generation: the one indexed read that
+    /// authentication and the re-check at release each make, for the
+    /// policy module to time on its own.
+    pub(crate) fn access_generation(&self) -> anyhow::Result<u64> {
+        Ok(self.store.access_generation()?)
     }
 
     /// The fields named in `fields` of subject `id`, in schema order, as
@@ -108,6 +115,7 @@ impl Baseline {
         Ok(SubjectRecord {
             id: id.clone(),
             fields: out,
+            denied: Vec::new(),
         })
     }
 }

@@ -1,9 +1,14 @@
-//! The command line, as clap sees it.
+//! The command line, as clap sees it, with the parsers of option values
+//! that clap checks before any command runs (so a bad value is refused
+//! naming its option, and nothing is opened or changed).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgGroup, ArgMatches, Args, Parser, Subcommand, ValueEnum};
+use custos_engine::{DEFAULT_PURPOSE, DayEdge, OffsetDateTime, parse_time_input};
+use custos_model::{AttributeKey, PrincipalKind};
 
 /// Custos: a personal-data vault for member organisations.
 #[derive(Debug, Parser)]
@@ -25,6 +30,17 @@ pub(crate) struct Cli {
     /// How long to wait for another process's write lock, in milliseconds.
     #[arg(long, default_value_t = 5000, global = true)]
     pub(crate) busy_timeout_ms: u64,
+
+    /// The purpose the local operator declares for each access (see
+    /// `custos purpose list`); recorded with every event.
+    #[arg(
+        long,
+        env = "CUSTOS_PURPOSE",
+        default_value = DEFAULT_PURPOSE,
+        global = true,
+        value_name = "PURPOSE"
+    )]
+    pub(crate) purpose: String,
 
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -55,6 +71,21 @@ pub(crate) enum Command {
     /// The access ledger: signed heads, verification, queries, exports.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// People and services who may act: add, change, suspend, revoke, restore.
+    #[command(subcommand)]
+    Principal(PrincipalCommand),
+    /// API tokens: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The registry of purposes, and the Art. 30 record of processing.
+    #[command(subcommand)]
+    Purpose(PurposeCommand),
+    /// The access policies: validate, test, apply, show.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Alerts that someone should look at, such as a leaver trying to get in.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// Measure throughput and latency against the targets in PERFORMANCE.md.
     Bench(custos_bench::BenchArgs),
 }
@@ -129,6 +160,10 @@ pub(crate) enum SubjectCommand {
         /// Comma-separated fields to show (default: all).
         #[arg(long, value_delimiter = ',')]
         fields: Vec<String>,
+        /// Refuse the whole read if any field asked for is denied, instead
+        /// of showing the allowed fields and listing the denied ones.
+        #[arg(long)]
+        strict: bool,
         #[command(flatten)]
         output: JsonFlag,
     },
@@ -252,7 +287,8 @@ pub(crate) enum LedgerCommand {
         /// Only events that touched this subject.
         #[arg(long)]
         subject: Option<String>,
-        /// Only events with this declared purpose.
+        /// Only events with this declared purpose. (Here `--purpose` is a
+        /// filter: reading the ledger is an audit, which declares none.)
         #[arg(long)]
         purpose: Option<String>,
         /// Only this action (read, create, update, erase, find, list, import, export).
@@ -299,6 +335,298 @@ pub(crate) enum LedgerCommand {
         /// than from the export itself.
         #[arg(long)]
         public_key: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+/// Undoes what clap does to `ledger query --purpose`: it shares its id with
+/// the global `--purpose`, so clap copies the operator's purpose (default
+/// or from `CUSTOS_PURPOSE`) into it. There it is a filter, which applies
+/// only when given on the command line.
+pub(crate) fn drop_inherited_filters(cli: &mut Cli, matches: &ArgMatches) {
+    let given = matches
+        .subcommand_matches("ledger")
+        .and_then(|m| m.subcommand_matches("query"))
+        .and_then(|m| m.value_source("purpose"))
+        == Some(ValueSource::CommandLine);
+    if let Command::Ledger(LedgerCommand::Query { purpose, .. }) = &mut cli.command
+        && !given
+    {
+        *purpose = None;
+    }
+}
+
+/// Parses `--kind`.
+fn principal_kind(raw: &str) -> Result<PrincipalKind, String> {
+    PrincipalKind::parse(raw.trim())
+}
+
+/// Parses `--attr KEY=VALUE`; the key must be a principal attribute. The
+/// value is checked by the engine.
+fn attribute(raw: &str) -> Result<(String, String), String> {
+    let (key, value) = raw
+        .split_once('=')
+        .ok_or_else(|| "expected KEY=VALUE, such as constituency=E14000639".to_owned())?;
+    let key = AttributeKey::parse(key.trim()).map_err(|m| format!("`{}` {m}", key.trim()))?;
+    Ok((key.as_str().to_owned(), value.to_owned()))
+}
+
+/// Parses a time that starts something: a bare date is the start of that day.
+fn start_time(raw: &str) -> Result<OffsetDateTime, String> {
+    parse_time_input(raw, DayEdge::Start)
+}
+
+/// Parses a time that ends something: a bare date is the end of that day.
+fn end_time(raw: &str) -> Result<OffsetDateTime, String> {
+    parse_time_input(raw, DayEdge::End)
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PrincipalCommand {
+    /// Add a principal, active at once unless --valid-from is later.
+    Add {
+        /// The name: lower-case letters, digits, `.`, `_`, `-` and `@`.
+        name: String,
+        /// staff, representative, volunteer, processor or service.
+        #[arg(long, value_parser = principal_kind)]
+        kind: PrincipalKind,
+        /// An attribute as KEY=VALUE (role, constituency, branch,
+        /// organisation, team); repeatable.
+        #[arg(long = "attr", value_name = "KEY=VALUE", value_parser = attribute)]
+        attrs: Vec<(String, String)>,
+        /// When they may start acting: RFC 3339, a date (its start, UTC),
+        /// or a span from now such as 7d.
+        #[arg(long, value_name = "TIME", value_parser = start_time)]
+        valid_from: Option<OffsetDateTime>,
+        /// When their access ends: RFC 3339, a date (through its end, UTC),
+        /// or a span from now such as 90d.
+        #[arg(long, value_name = "TIME", value_parser = end_time)]
+        valid_until: Option<OffsetDateTime>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// List every principal: name, kind, status and attributes.
+    List(JsonFlag),
+    /// Show a principal and their tokens.
+    Show {
+        /// The principal's name.
+        name: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Change a principal's kind, attributes or validity window.
+    #[command(group(
+        ArgGroup::new("change")
+            .required(true)
+            .multiple(true)
+            .args(["kind", "attrs", "valid_from", "clear_valid_from", "valid_until", "clear_valid_until"])
+    ))]
+    Update {
+        /// The principal's name.
+        name: String,
+        /// A new kind.
+        #[arg(long, value_parser = principal_kind)]
+        kind: Option<PrincipalKind>,
+        /// An attribute to set as KEY=VALUE; an empty VALUE removes it;
+        /// repeatable.
+        #[arg(long = "attr", value_name = "KEY=VALUE", value_parser = attribute)]
+        attrs: Vec<(String, String)>,
+        /// A new start of their access.
+        #[arg(long, value_name = "TIME", value_parser = start_time, conflicts_with = "clear_valid_from")]
+        valid_from: Option<OffsetDateTime>,
+        /// Remove the start of their access.
+        #[arg(long)]
+        clear_valid_from: bool,
+        /// A new end of their access.
+        #[arg(long, value_name = "TIME", value_parser = end_time, conflicts_with = "clear_valid_until")]
+        valid_until: Option<OffsetDateTime>,
+        /// Remove the end of their access.
+        #[arg(long)]
+        clear_valid_until: bool,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Suspend a principal: they may not act until restored.
+    Suspend(StatusArgs<true>),
+    /// Revoke a principal (a leaver) and every token and session of theirs.
+    Revoke(StatusArgs<true>),
+    /// Make a suspended or revoked principal active again.
+    Restore(StatusArgs<false>),
+    /// Set a principal's login password, read from `CUSTOS_NEW_PASSWORD` or
+    /// else from the first line of standard input.
+    SetPassword {
+        /// The principal's name.
+        name: String,
+    },
+    /// Enroll a new second factor (TOTP) for a principal, replacing any
+    /// earlier one; its secret is shown once.
+    EnrollTotp {
+        /// The principal's name.
+        name: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+/// A status change; `REASON` says whether `--reason` is required.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs<const REASON: bool> {
+    /// The principal's name.
+    pub(crate) name: String,
+    /// Why, in words; kept with the principal (not in the ledger).
+    #[arg(long, required = REASON)]
+    pub(crate) reason: Option<String>,
+    #[command(flatten)]
+    pub(crate) output: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create an API token for a principal and print it, once.
+    Create {
+        /// The principal's name.
+        name: String,
+        /// When it expires: RFC 3339, a date (through its end, UTC), or a
+        /// span from now such as 90d; never by default.
+        #[arg(long, value_name = "TIME", value_parser = end_time)]
+        expires: Option<OffsetDateTime>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// List tokens and sessions, newest first (never their secrets).
+    List {
+        /// Only this principal's.
+        #[arg(long)]
+        principal: Option<String>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Revoke a token or session by its id (as `token list` shows it).
+    Revoke {
+        /// The token id, such as tk_0123456789ab.
+        id: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RecordFormat {
+    /// A Markdown document, for people.
+    Md,
+    /// JSON, for scripts.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PurposeCommand {
+    /// List the registered purposes.
+    List(JsonFlag),
+    /// Show one purpose.
+    Show {
+        /// The purpose's name.
+        name: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Register a purpose.
+    Add {
+        /// The name: lower-case letters, digits and `_`.
+        name: String,
+        /// What the purpose is, in a sentence.
+        #[arg(long)]
+        description: String,
+        /// The Art. 6(1) basis: consent, contract, legal_obligation,
+        /// vital_interests, public_task or legitimate_interests.
+        #[arg(long, value_name = "BASIS")]
+        lawful_basis: String,
+        /// The Art. 9(2) condition, needed for special-category data, such
+        /// as not_for_profit or explicit_consent.
+        #[arg(long, value_name = "CONDITION")]
+        special_condition: Option<String>,
+        /// Comma-separated data categories it may use, such as
+        /// identity,contact.
+        #[arg(long, value_delimiter = ',', required = true)]
+        categories: Vec<String>,
+        /// The member must have consented (any one of --consent-fields).
+        #[arg(long, requires = "consent_fields")]
+        requires_consent: bool,
+        /// Comma-separated boolean scope fields that count as consent.
+        #[arg(long, value_delimiter = ',')]
+        consent_fields: Vec<String>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Print the Art. 30 record of processing built from the registry.
+    Export {
+        /// Markdown for people, or JSON.
+        #[arg(long, value_enum, default_value_t = RecordFormat::Md)]
+        format: RecordFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Parse and validate a policy file against the vault's schema (or the
+    /// built-in party schema if there is no vault) and list its rules.
+    Validate {
+        /// The policy file (Cedar).
+        file: PathBuf,
+    },
+    /// Run a file of test cases against a policy file, or the policies in
+    /// force; exits 2 if any case fails.
+    Test {
+        /// The test cases (TOML).
+        cases: PathBuf,
+        /// The policy file to test instead of the policies in force.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Apply a policy file, refused if it does not validate, fails its
+    /// tests or would lock every administrator out.
+    Apply {
+        /// The policy file (Cedar).
+        file: PathBuf,
+        /// The test cases that must pass (default: FILE's sibling
+        /// `<stem>.tests.toml`, if there is one).
+        #[arg(long, value_name = "CASES.toml")]
+        tests: Option<PathBuf>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Print the policies in force, or their tests.
+    Show {
+        /// Print the test cases instead of the policies.
+        #[arg(long)]
+        tests: bool,
+        /// Print the built-in default policies (or their tests), to start
+        /// from; needs no vault.
+        #[arg(long, conflicts_with = "json")]
+        default: bool,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AlertsCommand {
+    /// List alerts, oldest first.
+    List {
+        /// Only alerts about this principal.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only alerts of this kind, such as revoked_principal_attempt.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only alerts after this id (the last id of the previous page).
+        #[arg(long, value_name = "N")]
+        after_id: Option<u64>,
+        /// At most this many.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        limit: usize,
         #[command(flatten)]
         output: JsonFlag,
     },

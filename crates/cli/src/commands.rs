@@ -1,5 +1,8 @@
 //! One function per command. Each opens the vault, calls the engine as the
-//! local operator, and prints.
+//! local operator declaring the `--purpose` given, and prints. This module
+//! has the vault-wide commands and the dispatch; the others are by area:
+//! `subjects`, `principals` (and tokens), `purposes`, `policy`, `alerts`
+//! and `ledger`.
 
 use std::fs;
 use std::io::{IsTerminal, Write};
@@ -10,8 +13,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use custos_engine::{
-    CsvInput, Encoding, FieldSelection, ImportOptions, ImportProgress, InitKey, InitOptions,
-    KeyAccess, NewMasterKey, OpenOptions, SubjectInput, Vault, wire,
+    Caller, CsvInput, DEFAULT_PURPOSE, Encoding, FieldSelection, INITIAL_ADMIN, ImportOptions,
+    ImportProgress, InitKey, InitOptions, KeyAccess, NewMasterKey, OpenOptions, Vault, wire,
 };
 use custos_model::{Schema, SubjectId};
 use serde_json::json;
@@ -19,7 +22,7 @@ use zeroize::Zeroizing;
 
 use crate::args::{
     Cli, Command, DemoArgs, EncodingArg, ExportArgs, ImportArgs, InitArgs, KeyProviderKind,
-    SchemaCommand, ServeArgs, SubjectCommand,
+    SchemaCommand, ServeArgs,
 };
 use crate::output;
 
@@ -30,14 +33,16 @@ const DEMO_MARKER: &str = ".custos-demo";
 /// The generator seed of the demo organisation.
 const DEMO_SEED: u64 = 2019;
 
-struct Context0 {
+/// The global options: which vault, and the purpose the operator declares.
+pub(crate) struct Context0 {
     dir: PathBuf,
     key_file: Option<PathBuf>,
     busy_timeout: Duration,
+    purpose: String,
 }
 
 impl Context0 {
-    fn open(&self) -> anyhow::Result<Vault> {
+    pub(crate) fn open(&self) -> anyhow::Result<Vault> {
         Ok(Vault::open(OpenOptions {
             dir: self.dir.clone(),
             keys: KeyAccess {
@@ -46,6 +51,30 @@ impl Context0 {
             },
             busy_timeout: self.busy_timeout,
         })?)
+    }
+
+    /// Opens the vault, or returns none if the directory holds no vault.
+    pub(crate) fn open_if_vault(&self) -> anyhow::Result<Option<Vault>> {
+        match self.open() {
+            Ok(vault) => Ok(Some(vault)),
+            Err(e) => match e.downcast_ref::<custos_engine::EngineError>() {
+                Some(custos_engine::EngineError::NotAVault(_)) => Ok(None),
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// The local operator's request for this command: one request id for
+    /// everything the command does, declaring `--purpose`.
+    pub(crate) fn caller(&self, vault: &Vault) -> Caller {
+        vault.local_operator().with_purpose(Some(&self.purpose))
+    }
+
+    /// Opens the vault, with the local operator's request.
+    pub(crate) fn operator(&self) -> anyhow::Result<(Vault, Caller)> {
+        let vault = self.open()?;
+        let caller = self.caller(&vault);
+        Ok((vault, caller))
     }
 }
 
@@ -58,22 +87,55 @@ pub(crate) fn run(cli: Cli, dir_is_default: bool) -> anyhow::Result<()> {
         dir: cli.dir,
         key_file: cli.key_file,
         busy_timeout: Duration::from_millis(cli.busy_timeout_ms),
+        purpose: cli.purpose,
     };
     match cli.command {
         Command::Init(args) => init(&ctx, args),
         Command::Serve(args) => serve(ctx.open()?, args),
         Command::Demo(args) => demo(&ctx, dir_is_default, args),
-        Command::Subject(command) => subject(&ctx.open()?, command),
-        Command::Import(args) => import(&ctx.open()?, args),
-        Command::Export(args) => export(&ctx.open()?, args),
+        Command::Subject(command) => {
+            let (vault, who) = ctx.operator()?;
+            crate::subjects::run(&vault, &who, command)
+        }
+        Command::Import(args) => {
+            let (vault, who) = ctx.operator()?;
+            import(&vault, &who, args)
+        }
+        Command::Export(args) => {
+            let (vault, who) = ctx.operator()?;
+            export(&vault, &who, args)
+        }
         Command::RotateMasterKey(flag) => rotate(&mut ctx.open()?, flag.json),
-        Command::Info(flag) => info(&ctx.open()?, flag.json),
+        Command::Info(flag) => {
+            let (vault, who) = ctx.operator()?;
+            info(&vault, &who, flag.json)
+        }
         Command::Schema(command) => schema(&ctx, command),
         Command::Bench(args) => custos_bench::run(&args),
         Command::Ledger(command) => match crate::ledger::run_without_vault(&command) {
             Some(result) => result,
-            None => crate::ledger::run(&ctx.open()?, command),
+            None => {
+                let (vault, who) = ctx.operator()?;
+                crate::ledger::run(&vault, &who, command)
+            }
         },
+        Command::Principal(command) => {
+            let (vault, who) = ctx.operator()?;
+            crate::principals::run(&vault, &who, command)
+        }
+        Command::Token(command) => {
+            let (vault, who) = ctx.operator()?;
+            crate::principals::token(&vault, &who, command)
+        }
+        Command::Purpose(command) => {
+            let (vault, who) = ctx.operator()?;
+            crate::purposes::run(&vault, &who, command)
+        }
+        Command::Policy(command) => crate::policy::run(&ctx, command),
+        Command::Alerts(command) => {
+            let (vault, who) = ctx.operator()?;
+            crate::alerts::run(&vault, &who, command)
+        }
     }
 }
 
@@ -93,19 +155,22 @@ fn init(ctx: &Context0, args: InitArgs) -> anyhow::Result<()> {
         key,
         busy_timeout: ctx.busy_timeout,
     })?;
-    let info = initialized.vault.info()?;
+    let info = initialized.vault.info(&ctx.caller(&initialized.vault))?;
     if args.output.json {
         output::json(&json!({
             "id": info.vault_id,
             "dir": info.dir.display().to_string(),
             "key_provider": info.key_provider,
+            "admin_principal": INITIAL_ADMIN,
             "admin_token": initialized.admin_token(),
         }));
     } else {
         println!("{}", info.vault_id);
         eprintln!("created vault {} in {}", info.vault_id, info.dir.display());
         eprintln!("master key: {}", info.key_provider);
-        eprintln!("admin API token (shown once; store it in a password manager):");
+        eprintln!(
+            "API token of the administrator `{INITIAL_ADMIN}` (shown once; store it in a password manager):"
+        );
         eprintln!("  {}", initialized.admin_token());
         if args.key_provider == KeyProviderKind::File && ctx.key_file.is_none() {
             eprintln!(
@@ -194,7 +259,8 @@ fn demo(ctx: &Context0, dir_is_default: bool, args: DemoArgs) -> anyhow::Result<
     generator
         .write_csv(&mut csv, args.members)
         .context("cannot generate demo members")?;
-    let operator = vault.local_operator();
+    // Seeding is membership administration, whatever --purpose says.
+    let operator = vault.local_operator().with_purpose(Some(DEFAULT_PURPOSE));
     let report = vault.import_csv(
         &operator,
         CsvInput::Bytes(&csv),
@@ -217,10 +283,11 @@ fn demo(ctx: &Context0, dir_is_default: bool, args: DemoArgs) -> anyhow::Result<
          Try:\n  \
          export TOKEN={token}\n  \
          curl -s http://{{addr}}/v1/vault -H \"Authorization: Bearer $TOKEN\"\n  \
-         curl -s http://{{addr}}/v1/subjects/{id} -H \"Authorization: Bearer $TOKEN\"\n  \
-         curl -s 'http://{{addr}}/v1/subjects?constituency={constituency}&limit=5' -H \"Authorization: Bearer $TOKEN\"\n  \
-         curl -s http://{{addr}}/v1/subjects/find -H \"Authorization: Bearer $TOKEN\" -d '{{\"field\":\"email\",\"value\":\"{email}\"}}'\n  \
-         custos --dir {dir} subject get {id}\n\n\
+         curl -s http://{{addr}}/v1/subjects/{id} -H \"Authorization: Bearer $TOKEN\" -H 'X-Purpose: membership_admin'\n  \
+         curl -s 'http://{{addr}}/v1/subjects?constituency={constituency}&limit=5&purpose=membership_admin' -H \"Authorization: Bearer $TOKEN\"\n  \
+         curl -s http://{{addr}}/v1/subjects/find -H \"Authorization: Bearer $TOKEN\" -H 'X-Purpose: membership_admin' -d '{{\"field\":\"email\",\"value\":\"{email}\"}}'\n  \
+         custos --dir {dir} subject get {id}\n  \
+         custos --dir {dir} principal list\n\n\
          API description: http://{{addr}}/v1/openapi.json — stop with Ctrl-C.",
         dir = dir.display(),
         n = report.imported,
@@ -254,108 +321,12 @@ fn prepare_demo_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn subject(vault: &Vault, command: SubjectCommand) -> anyhow::Result<()> {
-    let who = vault.local_operator();
-    match command {
-        SubjectCommand::Add { id, values, output } => {
-            let values = values
-                .iter()
-                .map(|v| output::pair(v))
-                .collect::<Result<_, _>>()?;
-            let id = vault.create_subject(&who, SubjectInput { id, values })?;
-            if output.json {
-                output::json(&json!({ "id": id.as_str() }));
-            } else {
-                println!("{id}");
-            }
-        }
-        SubjectCommand::Get { id, fields, output } => {
-            let id = parse_id(&id)?;
-            let selection = if fields.is_empty() {
-                FieldSelection::All
-            } else {
-                FieldSelection::Only(fields)
-            };
-            let record = vault.read_subject(&who, &id, &selection)?;
-            if output.json {
-                output::json(&wire::record(vault.schema(), &record));
-            } else {
-                output::record(&record);
-            }
-        }
-        SubjectCommand::Update { id, values, output } => {
-            let id = parse_id(&id)?;
-            let values: Vec<(String, String)> = values
-                .iter()
-                .map(|v| output::pair(v))
-                .collect::<Result<_, _>>()?;
-            vault.update_subject(&who, &id, &values)?;
-            let updated: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
-            if output.json {
-                output::json(&json!({ "id": id.as_str(), "updated": updated }));
-            } else {
-                println!("updated {} of {id}", updated.join(", "));
-            }
-        }
-        SubjectCommand::Find { query, output } => {
-            let (field, value) = output::pair(&query)?;
-            let ids = vault.find_subjects(&who, &field, &value)?;
-            if output.json {
-                output::json(
-                    &json!({ "subjects": ids.iter().map(SubjectId::as_str).collect::<Vec<_>>() }),
-                );
-            } else {
-                ids.iter().for_each(|id| println!("{id}"));
-            }
-        }
-        SubjectCommand::List {
-            filter,
-            limit,
-            after,
-            output,
-        } => {
-            let filters: Vec<(String, String)> = filter
-                .iter()
-                .map(|f| output::pair(f))
-                .collect::<Result<_, _>>()?;
-            let after = after.as_deref().map(parse_id).transpose()?;
-            let page = vault.list_subjects(&who, &filters, after.as_ref(), limit)?;
-            if output.json {
-                output::json(&wire::page(&page));
-            } else {
-                for s in &page.subjects {
-                    let scope: Vec<String> =
-                        s.scope.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    println!("{}\t{}", s.id, scope.join(" "));
-                }
-                if let Some(next) = &page.next_after {
-                    eprintln!("more: --after {next}");
-                }
-            }
-        }
-        SubjectCommand::Erase { id, output } => {
-            let id = parse_id(&id)?;
-            let erasure = vault.erase_subject(&who, &id)?;
-            if output.json {
-                output::json(&wire::erasure(id.as_str(), &erasure));
-            } else {
-                println!("erased {id}: its data key is destroyed");
-                if !erasure.log_purged {
-                    eprintln!(
-                        "note: another process holds the store open, so its write-ahead log is emptied later"
-                    );
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn parse_id(raw: &str) -> anyhow::Result<SubjectId> {
+/// Parses a subject id given on the command line.
+pub(crate) fn parse_id(raw: &str) -> anyhow::Result<SubjectId> {
     SubjectId::parse(raw).map_err(|e| anyhow::anyhow!("the subject id {e}"))
 }
 
-fn import(vault: &Vault, args: ImportArgs) -> anyhow::Result<()> {
+fn import(vault: &Vault, who: &Caller, args: ImportArgs) -> anyhow::Result<()> {
     let options = ImportOptions {
         dry_run: args.dry_run,
         generate_ids: args.generate_ids,
@@ -388,8 +359,7 @@ fn import(vault: &Vault, args: ImportArgs) -> anyhow::Result<()> {
             }
         }
     };
-    let who = vault.local_operator();
-    let result = vault.import_csv(&who, CsvInput::File(&args.file), &options, &progress);
+    let result = vault.import_csv(who, CsvInput::File(&args.file), &options, &progress);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -413,7 +383,7 @@ fn import(vault: &Vault, args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn export(vault: &Vault, args: ExportArgs) -> anyhow::Result<()> {
+fn export(vault: &Vault, who: &Caller, args: ExportArgs) -> anyhow::Result<()> {
     let selection = if args.fields.is_empty() {
         FieldSelection::All
     } else {
@@ -429,7 +399,6 @@ fn export(vault: &Vault, args: ExportArgs) -> anyhow::Result<()> {
         .iter()
         .map(|id| parse_id(id))
         .collect::<Result<_, _>>()?;
-    let who = vault.local_operator();
     let report = match &args.out {
         Some(path) => {
             // Exports hold personal data: readable by the owner only.
@@ -442,7 +411,7 @@ fn export(vault: &Vault, args: ExportArgs) -> anyhow::Result<()> {
                     format!("cannot create `{}` (it must not exist yet)", path.display())
                 })?;
             let mut out = std::io::BufWriter::new(file);
-            let result = vault.export_csv(&who, &mut out, &selection, &filters, &ids);
+            let result = vault.export_csv(who, &mut out, &selection, &filters, &ids);
             if result.is_err() {
                 drop(out);
                 let _ = fs::remove_file(path);
@@ -452,7 +421,7 @@ fn export(vault: &Vault, args: ExportArgs) -> anyhow::Result<()> {
         None => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
-            let report = vault.export_csv(&who, &mut lock, &selection, &filters, &ids)?;
+            let report = vault.export_csv(who, &mut lock, &selection, &filters, &ids)?;
             lock.flush()?;
             report
         }
@@ -461,6 +430,13 @@ fn export(vault: &Vault, args: ExportArgs) -> anyhow::Result<()> {
         (Some(_), true) => output::json(&wire::export_report(&report)),
         (Some(path), false) => println!("exported {} subjects to {}", report.rows, path.display()),
         (None, _) => eprintln!("exported {} subjects", report.rows),
+    }
+    if report.excluded > 0 && !(args.out.is_some() && args.output.json) {
+        eprintln!(
+            "note: {} subjects were left out: the policies do not allow every field asked for (purpose `{}`)",
+            report.excluded,
+            who.declared_purpose().unwrap_or_default()
+        );
     }
     Ok(())
 }
@@ -482,8 +458,8 @@ fn rotate(vault: &mut Vault, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn info(vault: &Vault, json: bool) -> anyhow::Result<()> {
-    let info = vault.info()?;
+fn info(vault: &Vault, who: &Caller, json: bool) -> anyhow::Result<()> {
+    let info = vault.info(who)?;
     if json {
         output::json(&wire::info(&info));
     } else {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use custos_crypto::LedgerPublicKey;
-use custos_engine::{EventQuery, Outcome, Report, SignedHead, Vault, wire};
+use custos_engine::{Caller, EventQuery, Outcome, Report, SignedHead, Vault, wire};
 use custos_ledger::{Event, StoredEvent, verify_log};
 use custos_model::{SubjectId, VaultId};
 
@@ -36,10 +36,10 @@ pub(crate) fn run_without_vault(command: &LedgerCommand) -> Option<anyhow::Resul
     }
 }
 
-pub(crate) fn run(vault: &Vault, command: LedgerCommand) -> anyhow::Result<()> {
+pub(crate) fn run(vault: &Vault, who: &Caller, command: LedgerCommand) -> anyhow::Result<()> {
     match command {
         LedgerCommand::Head => {
-            println!("{}", vault.ledger_head()?.to_json());
+            println!("{}", vault.ledger_head(who)?.to_json());
         }
         LedgerCommand::Verify { against, output } => {
             let previous = against
@@ -51,7 +51,7 @@ pub(crate) fn run(vault: &Vault, command: LedgerCommand) -> anyhow::Result<()> {
                     })
                 })
                 .transpose()?;
-            report(&vault.ledger_verify(previous.as_ref())?, output.json)?;
+            report(&vault.ledger_verify(who, previous.as_ref())?, output.json)?;
         }
         LedgerCommand::Query {
             principal,
@@ -83,7 +83,7 @@ pub(crate) fn run(vault: &Vault, command: LedgerCommand) -> anyhow::Result<()> {
                 after_seq,
                 limit,
             };
-            let events = vault.ledger_query(&query)?;
+            let events = vault.ledger_query(who, &query)?;
             if output.json {
                 output::json(&wire::events(&events));
             } else {
@@ -92,7 +92,7 @@ pub(crate) fn run(vault: &Vault, command: LedgerCommand) -> anyhow::Result<()> {
         }
         LedgerCommand::Subject { id, output } => {
             let id = SubjectId::parse(&id).map_err(|e| anyhow::anyhow!("the subject id {e}"))?;
-            let history = vault.ledger_subject(&id)?;
+            let history = vault.ledger_subject(who, &id)?;
             if output.json {
                 output::json(&wire::subject_history(id.as_str(), &history));
             } else {
@@ -106,7 +106,7 @@ pub(crate) fn run(vault: &Vault, command: LedgerCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        LedgerCommand::Export { out } => export(vault, &out)?,
+        LedgerCommand::Export { out } => export(vault, who, &out)?,
         LedgerCommand::VerifyExport {
             dir,
             public_key,
@@ -152,11 +152,11 @@ fn report(report: &Report, json: bool) -> anyhow::Result<()> {
     }
 }
 
-fn export(vault: &Vault, out: &Path) -> anyhow::Result<()> {
+fn export(vault: &Vault, who: &Caller, out: &Path) -> anyhow::Result<()> {
     fs::create_dir(out)
         .with_context(|| format!("cannot create `{}` (it must not exist yet)", out.display()))?;
     // A fresh head first, so that every exported event is under a signature.
-    vault.ledger_head()?;
+    vault.ledger_head(who)?;
     let mut events = BufWriter::new(fs::File::create(out.join(EVENTS_FILE))?);
     let mut count = 0u64;
     let mut query = EventQuery {
@@ -164,7 +164,7 @@ fn export(vault: &Vault, out: &Path) -> anyhow::Result<()> {
         ..EventQuery::default()
     };
     loop {
-        let page = vault.ledger_query(&query)?;
+        let page = vault.ledger_query(who, &query)?;
         for event in &page {
             writeln!(events, "{}", event.to_json())?;
         }
@@ -176,7 +176,7 @@ fn export(vault: &Vault, out: &Path) -> anyhow::Result<()> {
     }
     events.flush()?;
     let mut heads = BufWriter::new(fs::File::create(out.join(HEADS_FILE))?);
-    for head in vault.ledger_heads()? {
+    for head in vault.ledger_heads(who)? {
         writeln!(heads, "{}", head.to_json())?;
     }
     heads.flush()?;

@@ -4,10 +4,15 @@
 //! rules; every command calls the same engine methods as the API, as the
 //! local operator principal. Exit codes are mapped in one place, [`exit_code`].
 
+mod alerts;
 mod args;
 mod commands;
 mod ledger;
 mod output;
+mod policy;
+mod principals;
+mod purposes;
+mod subjects;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -17,18 +22,45 @@ use custos_engine::{EngineError, ErrorKind};
 
 use crate::args::Cli;
 
-/// Exit codes, documented in the README.
+/// Invalid input that the CLI finds itself rather than the engine, such as
+/// a missing password; exit code 2 like the engine's.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct InvalidInput(pub(crate) String);
+
+/// Exit codes, documented in the README:
+///
+/// - 0: success;
+/// - 1: anything else (an internal error, a file that cannot be written);
+/// - 2: invalid input: a bad option or value (clap's usage errors too), an
+///   unknown or missing purpose, an invalid policy file, policy test cases
+///   that fail, or a policy set refused by `policy apply`;
+/// - 3: no such subject, principal, token or purpose;
+/// - 4: a conflict: the subject, principal, token or purpose already exists,
+///   or changed meanwhile;
+/// - 5: busy or unavailable (the ledger cannot take the event, another
+///   process holds the lock), or too many failed logins: try again later;
+/// - 6: setup: not a vault, a wrong or missing master key, a bad schema, or
+///   credentials refused;
+/// - 7: integrity: stored data or the ledger failed verification;
+/// - 8: forbidden: the policies do not allow it (for this purpose).
 fn exit_code(error: &anyhow::Error) -> u8 {
     if error.downcast_ref::<ledger::LedgerTampered>().is_some() {
         return 7;
+    }
+    if error.downcast_ref::<policy::CasesFailed>().is_some()
+        || error.downcast_ref::<InvalidInput>().is_some()
+    {
+        return 2;
     }
     match error.downcast_ref::<EngineError>().map(EngineError::kind) {
         Some(ErrorKind::Invalid) => 2,
         Some(ErrorKind::NotFound) => 3,
         Some(ErrorKind::Conflict) => 4,
-        Some(ErrorKind::Unavailable) => 5,
+        Some(ErrorKind::Unavailable | ErrorKind::TooManyAttempts) => 5,
         Some(ErrorKind::Setup | ErrorKind::Unauthenticated) => 6,
         Some(ErrorKind::Integrity) => 7,
+        Some(ErrorKind::Forbidden) => 8,
         Some(ErrorKind::Internal) | None => 1,
     }
 }
@@ -38,7 +70,10 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 fn describe(error: &anyhow::Error) -> String {
     let mut message = String::new();
     for cause in error.chain() {
-        let text = cause.to_string();
+        let text = match cause.downcast_ref::<EngineError>() {
+            Some(EngineError::Forbidden(denials)) => output::forbidden(denials),
+            _ => cause.to_string(),
+        };
         if !message.contains(&text) {
             if !message.is_empty() {
                 message.push_str(": ");
@@ -53,10 +88,11 @@ fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let dir_is_default =
         matches.value_source("dir") == Some(clap::parser::ValueSource::DefaultValue);
-    let cli = match Cli::from_arg_matches(&matches) {
+    let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    args::drop_inherited_filters(&mut cli, &matches);
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())

@@ -1,6 +1,6 @@
 //! Printing results: text for people, one JSON document for scripts.
 
-use custos_engine::SubjectRecord;
+use custos_engine::{Denial, SubjectRecord};
 use serde_json::Value;
 
 /// Prints one JSON document on stdout.
@@ -22,6 +22,48 @@ pub(crate) fn record(record: &SubjectRecord) {
         let shown = shown.replace('\n', &format!("\n{:width$}  ", ""));
         println!("{:width$}  {shown}", name.as_str());
     }
+}
+
+/// Lists the fields a partial answer withheld, on stderr so that stdout
+/// stays the record itself.
+pub(crate) fn denials(denials: &[Denial]) {
+    for d in denials {
+        eprintln!(
+            "denied: {} — {}",
+            d.field.as_deref().unwrap_or("(the whole request)"),
+            d.reason
+        );
+    }
+}
+
+/// A refusal by the policies, with the fields grouped by reason: reading a
+/// whole record for the wrong purpose denies every field, mostly alike.
+pub(crate) fn forbidden(denials: &[Denial]) -> String {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for d in denials {
+        let field = d.field.as_deref();
+        match groups.iter_mut().find(|(reason, _)| *reason == d.reason) {
+            Some((_, fields)) => fields.extend(field),
+            None => groups.push((&d.reason, field.into_iter().collect())),
+        }
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(reason, fields)| {
+            if fields.is_empty() {
+                (*reason).to_owned()
+            } else {
+                let names: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+                format!("{}: {reason}", names.join(", "))
+            }
+        })
+        .collect();
+    format!("not allowed: {}", parts.join("; "))
+}
+
+/// A stored time, or `-` for none.
+pub(crate) fn time_or_dash(time: Option<&str>) -> &str {
+    time.unwrap_or("-")
 }
 
 /// Splits `FIELD=VALUE`.

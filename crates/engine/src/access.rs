@@ -144,9 +144,18 @@ impl Vault {
             _ => generate_subject_id(),
         };
         let values = validate_values(&self.schema, &input.values, true).map_err(|p| {
-            self.refuse(&actor, Action::Create, vec![&id], EngineError::Invalid(p, 0))
+            self.refuse(
+                &actor,
+                Action::Create,
+                vec![&id],
+                EngineError::Invalid(p, 0),
+            )
         })?;
-        let indexes: Vec<usize> = values.iter().map(|(i, _)| *i).collect();
+        // The id is written too, so a create with no other field is still
+        // decided on something.
+        let mut indexes: Vec<usize> = values.iter().map(|(i, _)| *i).collect();
+        indexes.extend(field_index(&self.schema, custos_model::ID_FIELD));
+        indexes.sort_unstable();
         let scope = self.scope_of(&values);
         let authorized =
             self.authorize_fields(&actor, Action::Create, &id, &scope, &indexes, true)?;
@@ -185,6 +194,20 @@ impl Vault {
         id: &SubjectId,
         authorized: &Authorized,
     ) -> Result<Recorded, EngineError> {
+        let names = self.field_names(authorized.indexes());
+        // Writes release nothing: what they touched goes in the reason, so
+        // that `fields_released` means exactly what left the vault.
+        let (released, reason) = match action {
+            Action::Create | Action::Update => (
+                Vec::new(),
+                format!(
+                    "fields written: {}; {}",
+                    names.join(", "),
+                    authorized.reason()
+                ),
+            ),
+            _ => (names, authorized.reason()),
+        };
         self.record(
             actor,
             Entry {
@@ -198,8 +221,8 @@ impl Vault {
                 } else {
                     Outcome::Partial
                 },
-                reason: authorized.reason(),
-                ..Entry::allowed(action, vec![id], self.field_names(authorized.indexes()))
+                reason,
+                ..Entry::allowed(action, vec![id], released)
             },
         )
     }
@@ -217,7 +240,8 @@ impl Vault {
         let indexes = self
             .select(selection)
             .map_err(|e| self.refuse(&actor, Action::Read, vec![id], e))?;
-        let (stored, authorized) = self.authorize_stored(&actor, Action::Read, id, &indexes, false)?;
+        let (stored, authorized) =
+            self.authorize_stored(&actor, Action::Read, id, &indexes, false)?;
         let recorded = self.record_authorized(&actor, Action::Read, id, &authorized)?;
         self.recheck(&actor, Action::Read, vec![id], recorded.seq())?;
         self.open_fields(&recorded, &authorized, id, &stored)
@@ -238,7 +262,8 @@ impl Vault {
     ) -> Result<(StoredSubject, Authorized), EngineError> {
         let stored = self.store.subject(id)?;
         let scope = stored.as_ref().map_or(&[][..], |s| s.scope.as_slice());
-        let authorized = self.authorize_fields(actor, action, id, scope, indexes, all_or_nothing)?;
+        let authorized =
+            self.authorize_fields(actor, action, id, scope, indexes, all_or_nothing)?;
         match stored {
             Some(stored) => Ok((stored, authorized)),
             None => Err(self.refuse(actor, action, vec![id], EngineError::NotFound(id.clone()))),
@@ -373,7 +398,11 @@ impl Vault {
         let (stored, authorized) =
             self.authorize_stored(&actor, Action::Update, id, &indexes, true)?;
         let new_scope = self.scope_of(&valid);
-        if !new_scope.is_empty() || clear.iter().any(|f| self.schema.field(f.as_str()).is_some_and(|s| s.is_scope())) {
+        if !new_scope.is_empty()
+            || clear
+                .iter()
+                .any(|f| self.schema.field(f.as_str()).is_some_and(|s| s.is_scope()))
+        {
             let mut after: Vec<(FieldName, String)> = stored
                 .scope
                 .iter()
@@ -418,8 +447,15 @@ impl Vault {
             .map_err(|e| self.refuse(&actor, Action::Find, Vec::new(), e))?;
         let mut allowed = Vec::with_capacity(found.len());
         for id in found {
-            let scope = self.store.subject(&id)?.map(|s| s.scope).unwrap_or_default();
-            if self.permits_subject(&actor, Action::Find, &id, &scope)?.is_ok() {
+            let scope = self
+                .store
+                .subject(&id)?
+                .map(|s| s.scope)
+                .unwrap_or_default();
+            if self
+                .permits_subject(&actor, Action::Find, &id, &scope)?
+                .is_ok()
+            {
                 allowed.push(id);
             }
         }
@@ -430,7 +466,12 @@ impl Vault {
                 ..Entry::allowed(Action::Find, allowed.iter().collect(), Vec::new())
             },
         )?;
-        self.recheck(&actor, Action::Find, allowed.iter().collect(), recorded.seq())?;
+        self.recheck(
+            &actor,
+            Action::Find,
+            allowed.iter().collect(),
+            recorded.seq(),
+        )?;
         Ok(allowed)
     }
 
@@ -494,7 +535,12 @@ impl Vault {
         let covered: Vec<FieldName> = self
             .schema
             .scope_fields()
-            .filter(|f| actor.purpose.as_ref().is_some_and(|p| p.covers(f.category())))
+            .filter(|f| {
+                actor
+                    .purpose
+                    .as_ref()
+                    .is_some_and(|p| p.covers(f.category()))
+            })
             .map(|f| f.name().clone())
             .collect();
         let mut subjects = Vec::with_capacity(scanned.len());
@@ -597,7 +643,12 @@ impl Vault {
         let scope = stored.as_ref().map_or(&[][..], |s| s.scope.as_slice());
         self.authorize_subject(&actor, Action::Erase, id, scope)?;
         if stored.is_none() {
-            return Err(self.refuse(&actor, Action::Erase, vec![id], EngineError::NotFound(id.clone())));
+            return Err(self.refuse(
+                &actor,
+                Action::Erase,
+                vec![id],
+                EngineError::NotFound(id.clone()),
+            ));
         }
         let recorded = self.record(&actor, Entry::allowed(Action::Erase, vec![id], Vec::new()))?;
         self.recheck(&actor, Action::Erase, vec![id], recorded.seq())?;

@@ -55,7 +55,11 @@ impl Vault {
     }
 
     /// Alerts matching the query, oldest first; for auditors.
-    pub fn alerts(&self, caller: &Caller, query: &AlertQuery) -> Result<Vec<AlertRecord>, EngineError> {
+    pub fn alerts(
+        &self,
+        caller: &Caller,
+        query: &AlertQuery,
+    ) -> Result<Vec<AlertRecord>, EngineError> {
         self.admit_admin(caller, Action::Audit)?;
         Ok(self.store.alerts(query)?)
     }

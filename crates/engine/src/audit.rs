@@ -103,7 +103,11 @@ impl Vault {
     }
 
     /// Events matching a query, in seq order.
-    pub fn ledger_query(&self, caller: &Caller, query: &EventQuery) -> Result<Vec<Event>, EngineError> {
+    pub fn ledger_query(
+        &self,
+        caller: &Caller,
+        query: &EventQuery,
+    ) -> Result<Vec<Event>, EngineError> {
         self.admit_admin(caller, Action::Audit)?;
         Ok(self.ledger.query(query)?)
     }

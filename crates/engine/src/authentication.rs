@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use custos_crypto::{ApiToken, PasswordHash, TotpCheck, TokenDigest};
+use custos_crypto::{ApiToken, PasswordHash, TokenDigest, TotpCheck};
 use custos_model::{PrincipalName, PrincipalStatus, SubjectId};
 use custos_store::{PrincipalRecord, TokenKind, TokenRecord};
 use time::{Duration, OffsetDateTime};
@@ -97,13 +97,14 @@ impl Vault {
     pub(crate) fn authenticate(
         &self,
         caller: &Caller,
-    ) -> Result<Result<Principal, Refusal>, EngineError> {
+    ) -> Result<(Arc<AccessState>, Result<Principal, Refusal>), EngineError> {
         let state = self.access()?;
-        Ok(match &caller.credentials {
+        let outcome = match &caller.credentials {
             Credentials::None => Err((AuthFailure::Missing, None)),
             Credentials::LocalOperator => Ok(self.operator_principal()),
             Credentials::Token(token) => self.authenticate_token(&state, token)?,
-        })
+        };
+        Ok((state, outcome))
     }
 
     fn operator_principal(&self) -> Principal {
@@ -139,7 +140,8 @@ impl Vault {
         let now = OffsetDateTime::now_utc();
         // The principal's standing comes first: a leaver's tokens are
         // revoked with them, and the reason to record is that they left.
-        if let Err(failure) = standing(&loaded.record, now).and_then(|()| token_standing(&record, now))
+        if let Err(failure) =
+            standing(&loaded.record, now).and_then(|()| token_standing(&record, now))
         {
             return Ok(Err((failure, Some(record.principal.clone()))));
         }
@@ -164,7 +166,7 @@ impl Vault {
         subjects: &[&SubjectId],
     ) -> Result<Actor, EngineError> {
         let mut actor = self.admit_principal(caller, action, subjects)?;
-        let state = self.access()?;
+        let state = actor.state()?;
         let refusal = match caller.declared_purpose().filter(|p| !p.is_empty()) {
             None => EngineError::Purpose {
                 code: "purpose_required",
@@ -206,8 +208,8 @@ impl Vault {
         subjects: &[&SubjectId],
     ) -> Result<Actor, EngineError> {
         match self.authenticate(caller)? {
-            Ok(principal) => Ok(Actor::authenticated(caller, principal)),
-            Err((failure, name)) => {
+            (state, Ok(principal)) => Ok(Actor::authenticated(caller, principal, state)),
+            (_, Err((failure, name))) => {
                 let actor = Actor::unauthenticated(caller, name.as_ref());
                 self.alert_on_refusal(&failure, name.as_ref(), action, "an attempt to act");
                 Err(self.refuse(
@@ -238,7 +240,11 @@ impl Vault {
         self.raise_alert(
             who,
             kind,
-            &format!("{what} (`{}`) was refused: {}", action.as_str(), failure.code()),
+            &format!(
+                "{what} (`{}`) was refused: {}",
+                action.as_str(),
+                failure.code()
+            ),
         );
     }
 
@@ -272,7 +278,10 @@ impl Vault {
         Err(EngineError::Unauthenticated(failure))
     }
 
-    fn still_standing(&self, principal: &Principal) -> Result<Result<(), AuthFailure>, EngineError> {
+    fn still_standing(
+        &self,
+        principal: &Principal,
+    ) -> Result<Result<(), AuthFailure>, EngineError> {
         if principal.method == AuthMethod::LocalOperator {
             return Ok(Ok(()));
         }
@@ -314,17 +323,16 @@ impl Vault {
         let Some(loaded) = loaded else {
             // As long as a wrong password, so that names cannot be probed.
             PasswordHash::verify_nothing(password);
-            return Err(self.refuse_login(caller, None, AuthFailure::WrongLogin, "no such principal"));
+            return Err(self.refuse_login(
+                caller,
+                None,
+                AuthFailure::WrongLogin,
+                "no such principal",
+            ));
         };
         let name = &loaded.record.name;
         let now = OffsetDateTime::now_utc();
-        let login = self.store.login_state(name)?.unwrap_or_else(|| custos_store::LoginState {
-            password_hash: None,
-            totp_sealed: None,
-            totp_last_step: None,
-            failed_logins: 0,
-            locked_until: None,
-        });
+        let login = self.store.login_state(name)?.unwrap_or_default();
         if let Some(until) = login.locked_until.as_deref()
             && parse_stamp(until).is_some_and(|u| now < u)
         {
@@ -340,10 +348,16 @@ impl Vault {
             self.alert_on_refusal(&failure, Some(name), Action::Login, "a login");
             return Err(self.refuse_login(caller, Some(name), failure, ""));
         }
-        let (Some(hash), Some(sealed)) = (login.password_hash.as_deref(), login.totp_sealed.as_deref())
+        let (Some(hash), Some(sealed)) =
+            (login.password_hash.as_deref(), login.totp_sealed.as_deref())
         else {
             PasswordHash::verify_nothing(password);
-            return Err(self.refuse_login(caller, Some(name), AuthFailure::WrongLogin, "login_not_set_up"));
+            return Err(self.refuse_login(
+                caller,
+                Some(name),
+                AuthFailure::WrongLogin,
+                "login_not_set_up",
+            ));
         };
         let password_ok = PasswordHash::parse(hash).is_ok_and(|h| h.verify(password));
         let secret = self
@@ -375,7 +389,12 @@ impl Vault {
         };
         if !self.store.record_login_success(name, step)? {
             // Another login used this code first.
-            return Err(self.refuse_login(caller, Some(name), AuthFailure::TotpReplayed, "lost a race for the code"));
+            return Err(self.refuse_login(
+                caller,
+                Some(name),
+                AuthFailure::TotpReplayed,
+                "lost a race for the code",
+            ));
         }
         let token = ApiToken::generate();
         let digest = token.digest();
@@ -450,7 +469,9 @@ impl Vault {
             return Ok(());
         };
         if let Some(digest) = principal.token_digest {
-            let id = TokenDigest::from_bytes(&digest).map(|d| d.public_id()).unwrap_or_default();
+            let id = TokenDigest::from_bytes(&digest)
+                .map(|d| d.public_id())
+                .unwrap_or_default();
             self.store.revoke_token(&id, &now_stamp())?;
             self.record(
                 &actor,

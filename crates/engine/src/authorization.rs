@@ -93,11 +93,10 @@ impl Vault {
         scope: &[(FieldName, String)],
         indexes: &[usize],
     ) -> Result<Arc<Decision>, EngineError> {
-        let state = self.access()?;
-        let principal = actor
-            .principal
-            .as_ref()
-            .ok_or_else(|| EngineError::Config("an unauthenticated actor reached authorization".to_owned()))?;
+        let state = actor.state()?;
+        let principal = actor.principal.as_ref().ok_or_else(|| {
+            EngineError::Config("an unauthenticated actor reached authorization".to_owned())
+        })?;
         let fields: Vec<_> = indexes.iter().map(|&i| &self.schema.fields()[i]).collect();
         let request = AccessRequest {
             principal: &principal.entity,
@@ -166,7 +165,11 @@ impl Vault {
         Authorized {
             indexes,
             denials,
-            permitted_by: decision.permitted_by().into_iter().map(str::to_owned).collect(),
+            permitted_by: decision
+                .permitted_by()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
         }
     }
 
@@ -197,18 +200,19 @@ impl Vault {
     ) -> Result<(), EngineError> {
         match self.permits_subject(actor, action, id, scope)? {
             Ok(()) => Ok(()),
-            Err(denials) => Err(self.refuse(actor, action, vec![id], EngineError::Forbidden(denials))),
+            Err(denials) => {
+                Err(self.refuse(actor, action, vec![id], EngineError::Forbidden(denials)))
+            }
         }
     }
 
     /// Decides an action on the vault as a whole (import, administration,
     /// audit) and records a refusal.
     pub(crate) fn authorize_vault(&self, actor: &Actor, action: Action) -> Result<(), EngineError> {
-        let state = self.access()?;
-        let principal = actor
-            .principal
-            .as_ref()
-            .ok_or_else(|| EngineError::Config("an unauthenticated actor reached authorization".to_owned()))?;
+        let state = actor.state()?;
+        let principal = actor.principal.as_ref().ok_or_else(|| {
+            EngineError::Config("an unauthenticated actor reached authorization".to_owned())
+        })?;
         let request = AccessRequest {
             principal: &principal.entity,
             action: policy_action(action),
@@ -231,7 +235,11 @@ impl Vault {
     /// Authenticates a caller and checks they may administer (or audit) the
     /// vault: manage principals, tokens, purposes and policies, or read the
     /// ledger and alerts.
-    pub(crate) fn admit_admin(&self, caller: &Caller, action: Action) -> Result<Actor, EngineError> {
+    pub(crate) fn admit_admin(
+        &self,
+        caller: &Caller,
+        action: Action,
+    ) -> Result<Actor, EngineError> {
         let actor = self.admit_principal(caller, action, &[])?;
         self.authorize_vault(&actor, action)?;
         Ok(actor)

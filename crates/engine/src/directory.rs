@@ -64,9 +64,8 @@ fn invalid(field: &str, message: impl Into<String>) -> EngineError {
 }
 
 fn parse_name(raw: &str) -> Result<PrincipalName, EngineError> {
-    PrincipalName::parse(raw.trim()).map_err(|e| {
-        EngineError::invalid(Problem::general(format!("the principal name {e}")))
-    })
+    PrincipalName::parse(raw.trim())
+        .map_err(|e| EngineError::invalid(Problem::general(format!("the principal name {e}"))))
 }
 
 impl Vault {
@@ -88,7 +87,9 @@ impl Vault {
             .store
             .tokens(Some(&record.name))?
             .iter()
-            .filter(|t| t.revoked_at.is_none() && t.expires_at.as_deref().is_none_or(|e| e > now.as_str()))
+            .filter(|t| {
+                t.revoked_at.is_none() && t.expires_at.as_deref().is_none_or(|e| e > now.as_str())
+            })
             .count();
         Ok(PrincipalView {
             password_set: login.as_ref().is_some_and(|l| l.password_hash.is_some()),
@@ -116,8 +117,9 @@ impl Vault {
     ) -> Result<PrincipalView, EngineError> {
         let actor = self.admit_admin(caller, Action::Administer)?;
         let name = parse_name(name)?;
-        let attributes = Attributes::parse_pairs(attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .map_err(|m| invalid("attr", m))?;
+        let attributes =
+            Attributes::parse_pairs(attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(|m| invalid("attr", m))?;
         check_window(valid_from, valid_until)?;
         let record = PrincipalRecord {
             name: name.clone(),
@@ -167,7 +169,10 @@ impl Vault {
         for (key, value) in &change.attributes {
             let parsed = custos_model::AttributeKey::parse(key.trim())
                 .map_err(|m| invalid("attr", format!("`{}` {m}", key.trim())))?;
-            record.attributes.set(parsed, value).map_err(|m| invalid("attr", m))?;
+            record
+                .attributes
+                .set(parsed, value)
+                .map_err(|m| invalid("attr", m))?;
         }
         if let Some(from) = change.valid_from {
             record.valid_from = from.map(stamp);
@@ -176,8 +181,14 @@ impl Vault {
             record.valid_until = until.map(stamp);
         }
         check_window(
-            record.valid_from.as_deref().and_then(crate::clock::parse_stamp),
-            record.valid_until.as_deref().and_then(crate::clock::parse_stamp),
+            record
+                .valid_from
+                .as_deref()
+                .and_then(crate::clock::parse_stamp),
+            record
+                .valid_until
+                .as_deref()
+                .and_then(crate::clock::parse_stamp),
         )?;
         self.store.update_principal(&record)?;
         self.admin_record(&actor, format!("updated principal `{}`", record.name))?;
@@ -227,7 +238,10 @@ impl Vault {
         if record.status != PrincipalStatus::Active {
             return Err(invalid(
                 "principal",
-                format!("`{}` is {}; restore them before giving them a token", record.name, record.status),
+                format!(
+                    "`{}` is {}; restore them before giving them a token",
+                    record.name, record.status
+                ),
             ));
         }
         if expires_at.is_some_and(|e| e <= OffsetDateTime::now_utc()) {
@@ -246,12 +260,22 @@ impl Vault {
             revoked_at: None,
         };
         self.store.insert_token(&stored)?;
-        self.admin_record(&actor, format!("created token {} for `{}`", stored.id, record.name))?;
-        Ok(NewToken { token, record: stored })
+        self.admin_record(
+            &actor,
+            format!("created token {} for `{}`", stored.id, record.name),
+        )?;
+        Ok(NewToken {
+            token,
+            record: stored,
+        })
     }
 
     /// Tokens and sessions, newest first, of one principal or all.
-    pub fn tokens(&self, caller: &Caller, name: Option<&str>) -> Result<Vec<TokenRecord>, EngineError> {
+    pub fn tokens(
+        &self,
+        caller: &Caller,
+        name: Option<&str>,
+    ) -> Result<Vec<TokenRecord>, EngineError> {
         self.admit_admin(caller, Action::Administer)?;
         let name = name.map(parse_name).transpose()?;
         Ok(self.store.tokens(name.as_ref())?)
@@ -261,20 +285,30 @@ impl Vault {
     pub fn revoke_token(&self, caller: &Caller, id: &str) -> Result<TokenRecord, EngineError> {
         let actor = self.admit_admin(caller, Action::Administer)?;
         let id = id.trim();
-        let token = self
-            .store
-            .token(id)?
-            .ok_or_else(|| EngineError::Unknown(format!("no token `{id}` (ids look like tk_0123456789ab; see `custos token list`)")))?;
+        let token = self.store.token(id)?.ok_or_else(|| {
+            EngineError::Unknown(format!(
+                "no token `{id}` (ids look like tk_0123456789ab; see `custos token list`)"
+            ))
+        })?;
         self.store.revoke_token(id, &now_stamp())?;
-        self.admin_record(&actor, format!("revoked token {id} of `{}`", token.principal))?;
+        self.admin_record(
+            &actor,
+            format!("revoked token {id} of `{}`", token.principal),
+        )?;
         Ok(self.store.token(id)?.unwrap_or(token))
     }
 
     /// Sets a principal's login password (Argon2id).
-    pub fn set_password(&self, caller: &Caller, name: &str, password: &str) -> Result<(), EngineError> {
+    pub fn set_password(
+        &self,
+        caller: &Caller,
+        name: &str,
+        password: &str,
+    ) -> Result<(), EngineError> {
         let actor = self.admit_admin(caller, Action::Administer)?;
         let record = self.existing_principal(&parse_name(name)?)?;
-        let hash = PasswordHash::create(password).map_err(|e| invalid("password", e.to_string()))?;
+        let hash =
+            PasswordHash::create(password).map_err(|e| invalid("password", e.to_string()))?;
         self.store.set_password(&record.name, hash.as_str())?;
         self.admin_record(&actor, format!("set the password of `{}`", record.name))
     }
@@ -285,9 +319,15 @@ impl Vault {
         let actor = self.admit_admin(caller, Action::Administer)?;
         let record = self.existing_principal(&parse_name(name)?)?;
         let secret = TotpSecret::generate();
-        let sealed = self.keys().keyring.seal_totp_secret(record.name.as_str(), &secret);
+        let sealed = self
+            .keys()
+            .keyring
+            .seal_totp_secret(record.name.as_str(), &secret);
         self.store.set_totp(&record.name, Some(&sealed))?;
-        self.admin_record(&actor, format!("enrolled a second factor for `{}`", record.name))?;
+        self.admin_record(
+            &actor,
+            format!("enrolled a second factor for `{}`", record.name),
+        )?;
         Ok(TotpEnrollment {
             uri: secret.otpauth_uri("Custos", record.name.as_str()),
             secret: secret.to_base32(),
@@ -295,7 +335,10 @@ impl Vault {
     }
 }
 
-fn check_window(from: Option<OffsetDateTime>, until: Option<OffsetDateTime>) -> Result<(), EngineError> {
+fn check_window(
+    from: Option<OffsetDateTime>,
+    until: Option<OffsetDateTime>,
+) -> Result<(), EngineError> {
     match (from, until) {
         (Some(f), Some(u)) if u <= f => Err(invalid("valid_until", "must be after valid_from")),
         _ => Ok(()),

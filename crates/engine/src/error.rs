@@ -313,8 +313,7 @@ impl EngineError {
             Self::Forbidden(_) => ErrorKind::Forbidden,
             Self::LoginLocked { .. } => ErrorKind::TooManyAttempts,
             Self::Purpose { .. } | Self::Policy(_) | Self::PolicyRefused(_) => ErrorKind::Invalid,
-            Self::Unknown(_)
-            | Self::Store(StoreError::PrincipalNotFound(_)) => ErrorKind::NotFound,
+            Self::Unknown(_) | Self::Store(StoreError::PrincipalNotFound(_)) => ErrorKind::NotFound,
             Self::Store(
                 StoreError::PrincipalExists(_)
                 | StoreError::PurposeExists(_)

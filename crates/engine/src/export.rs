@@ -101,7 +101,12 @@ impl Vault {
             let page_ids: Vec<SubjectId> = page.iter().map(|(id, _, _)| id.clone()).collect();
             let recorded = self.record_each(&actor, Action::Export, &page_ids, &fields, "")?;
             if let Some(first) = recorded.first() {
-                self.recheck(&actor, Action::Export, page_ids.iter().collect(), first.seq())?;
+                self.recheck(
+                    &actor,
+                    Action::Export,
+                    page_ids.iter().collect(),
+                    first.seq(),
+                )?;
             }
             for ((id, stored, authorized), recorded) in page.iter().zip(&recorded) {
                 let record = self.open_fields(recorded, authorized, id, stored)?;

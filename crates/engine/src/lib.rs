@@ -45,7 +45,6 @@ pub use custos_policy::{
     CaseReport, CaseResult, DEFAULT_POLICIES, DEFAULT_POLICY_TESTS, Effect, Policies, PolicyError,
     PolicyProblem, Rule,
 };
-pub use time::OffsetDateTime;
 pub use custos_store::{AlertQuery, AlertRecord, Erasure, PolicyRecord, TokenRecord};
 pub use directory::{NewToken, PrincipalChange, PrincipalView, TotpEnrollment};
 pub use error::{AuthFailure, Denial, EngineError, ErrorKind, Problem};
@@ -56,6 +55,7 @@ pub use principal::{Caller, DEFAULT_PURPOSE, Principal};
 pub use purposes::{ProcessingActivity, RecordOfProcessing, SECURITY_MEASURES, SUBJECT_CATEGORIES};
 pub use record::{SubjectInput, SubjectRecord};
 pub use rotation::{NewMasterKey, RotationReport};
+pub use time::OffsetDateTime;
 pub use vault::{
     INITIAL_ADMIN, InitKey, InitOptions, Initialized, KeyAccess, OpenOptions, Vault, VaultInfo,
 };

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use custos_model::{PrincipalName, PrincipalStatus};
-use custos_policy::{AccessRequest, Action as PolicyAction, CaseFile, CaseReport, Policies, PrincipalEntity};
+use custos_policy::{
+    AccessRequest, Action as PolicyAction, CaseFile, CaseReport, Policies, PrincipalEntity,
+};
 use custos_store::PolicyRecord;
 use time::OffsetDateTime;
 
@@ -83,14 +85,18 @@ impl Vault {
                 failures.join("\n")
             ))));
         }
-        self.check_admins_keep_access(&state, &policies).map_err(refuse)?;
-        let version = self
-            .store
-            .insert_policy(text, cases.unwrap_or(""), &now_stamp(), &actor.name)?;
+        self.check_admins_keep_access(&state, &policies)
+            .map_err(refuse)?;
+        let version =
+            self.store
+                .insert_policy(text, cases.unwrap_or(""), &now_stamp(), &actor.name)?;
         self.record(
             &actor,
             Entry {
-                reason: format!("applied policy set version {version} ({} rules)", policies.rules().len()),
+                reason: format!(
+                    "applied policy set version {version} ({} rules)",
+                    policies.rules().len()
+                ),
                 ..Entry::allowed(Action::Administer, Vec::new(), Vec::new())
             },
         )?;
@@ -112,7 +118,11 @@ impl Vault {
     /// Refuses a set under which the local operator, or every active stored
     /// administrator, could no longer administer the vault: then nobody
     /// could apply a corrected set.
-    fn check_admins_keep_access(&self, state: &AccessState, policies: &Policies) -> Result<(), EngineError> {
+    fn check_admins_keep_access(
+        &self,
+        state: &AccessState,
+        policies: &Policies,
+    ) -> Result<(), EngineError> {
         let may_administer = |entity: &PrincipalEntity, mfa: bool, auth: &str| {
             policies
                 .decide(&AccessRequest {
@@ -137,7 +147,9 @@ impl Vault {
         let admins: Vec<&PrincipalName> = state
             .principals
             .values()
-            .filter(|p| p.record.attributes.is_admin() && p.record.status == PrincipalStatus::Active)
+            .filter(|p| {
+                p.record.attributes.is_admin() && p.record.status == PrincipalStatus::Active
+            })
             .filter(|p| standing(&p.record, now).is_ok())
             .map(|p| &p.record.name)
             .collect();
@@ -147,7 +159,8 @@ impl Vault {
         let keeps = admins.iter().any(|name| {
             state.principals.get(*name).is_some_and(|p| {
                 let entity = PrincipalEntity::new(facts(&p.record), 0);
-                may_administer(&entity, false, "api_token") || may_administer(&entity, true, "session+totp")
+                may_administer(&entity, false, "api_token")
+                    || may_administer(&entity, true, "session+totp")
             })
         });
         if keeps {
@@ -162,9 +175,15 @@ impl Vault {
     }
 }
 
-fn run_cases(state: &AccessState, policies: &Policies, cases: &str) -> Result<CaseReport, EngineError> {
+fn run_cases(
+    state: &AccessState,
+    policies: &Policies,
+    cases: &str,
+) -> Result<CaseReport, EngineError> {
     let file = CaseFile::parse(cases, policies)
         .map_err(|m| EngineError::PolicyRefused(format!("the test cases are invalid: {m}")))?;
     let purposes: Vec<_> = state.purposes.values().map(|p| (**p).clone()).collect();
-    Ok(file.run(policies, &purposes, &|name| state.principals.get(name).map(|p| facts(&p.record))))
+    Ok(file.run(policies, &purposes, &|name| {
+        state.principals.get(name).map(|p| facts(&p.record))
+    }))
 }

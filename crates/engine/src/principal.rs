@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use custos_model::{PrincipalName, Purpose};
 use custos_policy::PrincipalEntity;
+
+use crate::access_state::AccessState;
 use zeroize::Zeroizing;
 
 /// The purpose the CLI declares unless told otherwise.
@@ -186,6 +188,11 @@ impl fmt::Display for Principal {
 /// identified them.
 #[derive(Debug, Clone)]
 pub(crate) struct Actor {
+    /// The access state the actor was admitted under: one snapshot for the
+    /// whole decision, so a request is decided against one consistent set
+    /// of principals, purposes and policies (the re-check at release reads
+    /// a fresh one).
+    pub(crate) state: Option<Arc<AccessState>>,
     pub(crate) principal: Option<Principal>,
     pub(crate) name: String,
     pub(crate) auth: &'static str,
@@ -212,6 +219,7 @@ impl Actor {
             _ => AuthMethod::ApiToken.as_str(),
         };
         Self {
+            state: None,
             principal: None,
             name: name.map_or_else(|| UNKNOWN_PRINCIPAL.to_owned(), ToString::to_string),
             auth,
@@ -223,9 +231,23 @@ impl Actor {
         }
     }
 
+    /// The access state the actor was admitted under.
+    pub(crate) fn state(&self) -> Result<Arc<AccessState>, crate::error::EngineError> {
+        self.state.clone().ok_or_else(|| {
+            crate::error::EngineError::Config(
+                "an unauthenticated actor reached a step that needs a principal".to_owned(),
+            )
+        })
+    }
+
     /// An authenticated actor, with its purpose if one was checked.
-    pub(crate) fn authenticated(caller: &Caller, principal: Principal) -> Self {
+    pub(crate) fn authenticated(
+        caller: &Caller,
+        principal: Principal,
+        state: Arc<AccessState>,
+    ) -> Self {
         Self {
+            state: Some(state),
             name: principal.name().to_string(),
             auth: principal.auth(),
             principal: Some(principal),

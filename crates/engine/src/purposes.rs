@@ -68,10 +68,14 @@ impl Vault {
     /// Registers a purpose. Its consent fields must be boolean scope
     /// attributes of the schema, so that consent is checked without
     /// decrypting anything.
-    pub fn add_purpose(&self, caller: &Caller, spec: &PurposeSpec) -> Result<Arc<Purpose>, EngineError> {
+    pub fn add_purpose(
+        &self,
+        caller: &Caller,
+        spec: &PurposeSpec,
+    ) -> Result<Arc<Purpose>, EngineError> {
         let actor = self.admit_admin(caller, Action::Administer)?;
-        let purpose = Purpose::from_spec(spec)
-            .map_err(|m| EngineError::invalid(Problem::general(m)))?;
+        let purpose =
+            Purpose::from_spec(spec).map_err(|m| EngineError::invalid(Problem::general(m)))?;
         self.check_consent_fields(&purpose)?;
         self.store.insert_purpose(&purpose, &now_stamp())?;
         self.record(
@@ -151,9 +155,15 @@ impl Vault {
             .principals
             .values()
             .filter(|p| p.record.kind == custos_model::PrincipalKind::Processor)
-            .map(|p| match p.record.attributes.get(custos_model::AttributeKey::Organisation) {
-                Some(org) => format!("{} ({org})", p.record.name),
-                None => p.record.name.to_string(),
+            .map(|p| {
+                match p
+                    .record
+                    .attributes
+                    .get(custos_model::AttributeKey::Organisation)
+                {
+                    Some(org) => format!("{} ({org})", p.record.name),
+                    None => p.record.name.to_string(),
+                }
             })
             .collect();
         Ok(RecordOfProcessing {

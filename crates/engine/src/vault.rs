@@ -9,14 +9,14 @@ use custos_crypto::{
     ApiToken, KeyError, KeyFile, KeyProvider, Keyring, LedgerSigningKey, MasterKey, Passphrase,
     SealedVaultKeys, TokenDigest,
 };
+use custos_ledger::{HeadPolicy, LedgerStore, Recorder};
 use custos_model::{Attributes, PrincipalKind, PrincipalName, PrincipalStatus};
+use custos_model::{DEFAULT_SCHEMA_TOML, Schema, VaultId};
 use custos_policy::{
     DEFAULT_POLICIES, DEFAULT_POLICY_TESTS, Policies, PrincipalEntity, PrincipalFacts,
 };
-use custos_store::{PrincipalRecord, TokenKind, TokenRecord};
-use custos_ledger::{HeadPolicy, LedgerStore, Recorder};
-use custos_model::{DEFAULT_SCHEMA_TOML, Schema, VaultId};
 use custos_store::{KEY_EPOCH, SqliteLedger, SqliteOptions, SqliteStore, Store};
+use custos_store::{PrincipalRecord, TokenKind, TokenRecord};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
@@ -508,6 +508,18 @@ impl Vault {
         Caller::local(&request_id, "cli")
     }
 
+    /// The local operator in a request of an internal job's own, with its
+    /// request id and client name (such as `retention`). Made from an open
+    /// vault only: holding one already means holding the master key.
+    pub fn local_operator_for(&self, request_id: &str, client: &str) -> Caller {
+        Caller::local(request_id, client)
+    }
+
+    /// The local operator's name, `local:` and the OS user.
+    pub fn local_operator_name(&self) -> &custos_model::PrincipalName {
+        self.operator.name()
+    }
+
     /// Facts about the vault, for any authenticated principal.
     pub fn info(&self, caller: &Caller) -> Result<VaultInfo, EngineError> {
         self.admit_principal(caller, crate::recording::Action::Audit, &[])?;
@@ -623,5 +635,15 @@ fn finish_interrupted_rotation(
             Ok((pending, provider, keyring))
         }
         KeyConfig::File { .. } => Err(wrong()),
+    }
+}
+
+impl Vault {
+    /// The schema, for any authenticated principal (`GET /v1/schema`): it
+    /// holds no personal data, but it maps the vault, so a caller who is
+    /// not authenticated is refused, and recorded, like any other.
+    pub fn schema_for(&self, caller: &Caller) -> Result<&Schema, EngineError> {
+        self.admit_principal(caller, crate::recording::Action::Audit, &[])?;
+        Ok(&self.schema)
     }
 }

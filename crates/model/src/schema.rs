@@ -448,7 +448,10 @@ mod tests {
                 "branch",
                 "membership_status",
                 "joined_on",
-                "left_on"
+                "left_on",
+                "consent_email",
+                "consent_phone",
+                "consent_post"
             ]
         );
         assert_eq!(

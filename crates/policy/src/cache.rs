@@ -11,7 +11,7 @@ use crate::decision::Decision;
 
 /// How many decisions are kept; the cache is emptied when it is full, which
 /// is simpler than eviction and costs one re-evaluation per entry.
-const CAPACITY: usize = 65_536;
+const CAPACITY: usize = 16_384;
 
 #[derive(Debug, Default)]
 pub(crate) struct DecisionCache {

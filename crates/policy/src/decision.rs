@@ -193,6 +193,11 @@ impl Policies {
         decision
     }
 
+    /// For benchmarks and tests: decides without the cache.
+    pub fn decide_uncached(&self, request: &AccessRequest<'_>) -> Decision {
+        self.evaluate(request)
+    }
+
     /// The cache key of a request: every input a decision can depend on, or
     /// none if the policies read the clock.
     fn cache_key(&self, request: &AccessRequest<'_>) -> Option<String> {

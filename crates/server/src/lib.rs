@@ -1,9 +1,11 @@
 //! The Custos HTTP API: axum routes over the engine.
 //!
 //! Architecture invariant: no business rules live here. A handler parses the
-//! request, authenticates through the engine, calls one engine method and
-//! renders its result; every decision is the engine's, so the CLI and the API
-//! cannot drift apart.
+//! request into the engine's `Caller` (bearer token, purpose, strict mode,
+//! request id, client) and arguments, calls one engine method on the
+//! blocking pool, which authenticates, checks the purpose, decides field by
+//! field, records and releases, and renders its result. Every decision is
+//! the engine's, so the CLI and the API cannot drift apart.
 //!
 //! API boundary: the routes under `/v1` and the JSON shapes of
 //! `custos_engine::wire`, described by `openapi.json`.

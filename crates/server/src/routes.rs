@@ -1,22 +1,27 @@
 //! The `/v1` routes. Each handler parses, calls one engine method on a
-//! blocking thread (the engine does synchronous I/O and crypto), and renders.
+//! blocking thread (the engine does synchronous I/O and crypto, and login
+//! runs Argon2id), and renders. Every decision, authentication included, is
+//! the engine's.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use custos_engine::{
-    CsvInput, Encoding, EngineError, EventQuery, FieldSelection, ImportOptions, Outcome,
-    SubjectInput, Vault, wire,
+    AlertQuery, CsvInput, DayEdge, Encoding, EngineError, EventQuery, FieldSelection,
+    ImportOptions, OffsetDateTime, Outcome, PrincipalChange, SubjectInput, Vault, wire,
 };
-use custos_model::SubjectId;
+use custos_model::{PrincipalKind, PrincipalStatus, SubjectId};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
+use zeroize::Zeroizing;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, LedgerCaller, PURPOSE_PARAM, STRICT_PARAM};
 use crate::error::ApiError;
 use crate::{AppState, MAX_IMPORT_BODY, MAX_JSON_BODY, OPENAPI};
 
@@ -29,6 +34,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/vault", get(vault_info))
         .route("/v1/schema", get(schema))
+        .route("/v1/auth/login", post(login))
+        .route("/v1/auth/logout", post(logout))
+        .route("/v1/auth/whoami", get(whoami))
         .route("/v1/subjects", get(list_subjects).post(create_subject))
         .route("/v1/subjects/find", post(find_subjects))
         .route(
@@ -38,14 +46,31 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(erase_subject),
         )
         .route("/v1/export", post(export))
-        .route("/v1/ledger/head", get(ledger_head))
-        .route("/v1/ledger/verify", get(ledger_verify))
-        .route("/v1/ledger/events", get(ledger_events))
-        .route("/v1/ledger/subjects/{id}", get(ledger_subject))
         .route(
             "/v1/import",
             post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BODY)),
         )
+        .route("/v1/purposes", get(list_purposes))
+        .route("/v1/purposes/{name}", get(show_purpose))
+        .route("/v1/record-of-processing", get(record_of_processing))
+        .route("/v1/principals", get(list_principals).post(add_principal))
+        .route(
+            "/v1/principals/{name}",
+            get(show_principal).patch(update_principal),
+        )
+        .route("/v1/principals/{name}/suspend", post(suspend_principal))
+        .route("/v1/principals/{name}/revoke", post(revoke_principal))
+        .route("/v1/principals/{name}/restore", post(restore_principal))
+        .route("/v1/principals/{name}/tokens", post(create_token))
+        .route("/v1/tokens", get(list_tokens))
+        .route("/v1/tokens/{id}", axum::routing::delete(revoke_token))
+        .route("/v1/policy", get(show_policy).post(apply_policy))
+        .route("/v1/policy/test", post(test_policy))
+        .route("/v1/alerts", get(list_alerts))
+        .route("/v1/ledger/head", get(ledger_head))
+        .route("/v1/ledger/verify", get(ledger_verify))
+        .route("/v1/ledger/events", get(ledger_events))
+        .route("/v1/ledger/subjects/{id}", get(ledger_subject))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
 }
 
@@ -59,6 +84,20 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))?
         .map_err(ApiError::from)
+}
+
+/// Query parameters, refused with a JSON 400 like every other error. The
+/// message names the parameter, never quotes its value.
+struct Params<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| Self(q.0))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
 }
 
 /// Parses a JSON object body. Parsing into a generic value first keeps
@@ -75,6 +114,78 @@ fn json_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
             e.column()
         ))),
     }
+}
+
+/// A JSON object body that may also be left out.
+fn optional_json_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(Map::new())
+    } else {
+        json_object(body)
+    }
+}
+
+/// An optional string member; `null` counts as absent.
+fn optional_string(body: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::bad_request(format!("`{key}` must be a string"))),
+    }
+}
+
+/// A required string member.
+fn required_string(body: &Map<String, Value>, key: &str) -> Result<String, ApiError> {
+    optional_string(body, key)?
+        .ok_or_else(|| ApiError::bad_request(format!("`{key}` is required, as a string")))
+}
+
+/// A time member, as RFC 3339, a date or a span from now: absent (`None`),
+/// `null` (`Some(None)`, to remove it) or a time.
+fn time_member(
+    body: &Map<String, Value>,
+    key: &str,
+    edge: DayEdge,
+) -> Result<Option<Option<OffsetDateTime>>, ApiError> {
+    match body.get(key) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(raw)) => custos_engine::parse_time_input(raw, edge)
+            .map(|t| Some(Some(t)))
+            .map_err(|m| ApiError::bad_request(format!("`{key}`: {m}"))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "`{key}` must be a time as a string, or null"
+        ))),
+    }
+}
+
+/// `{"key": "value", …}` attributes; `null` or `""` removes one.
+fn attributes_member(body: &Map<String, Value>) -> Result<Vec<(String, String)>, ApiError> {
+    let malformed = || {
+        ApiError::bad_request(
+            "`attributes` must be an object of attribute names to strings (or null to remove one)",
+        )
+    };
+    match body.get("attributes") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                Value::Null => Ok((k.clone(), String::new())),
+                _ => Err(malformed()),
+            })
+            .collect(),
+        Some(_) => Err(malformed()),
+    }
+}
+
+fn kind_member(body: &Map<String, Value>) -> Result<Option<PrincipalKind>, ApiError> {
+    optional_string(body, "kind")?
+        .map(|k| {
+            PrincipalKind::parse(k.trim()).map_err(|m| ApiError::bad_request(format!("`kind` {m}")))
+        })
+        .transpose()
 }
 
 fn subject_id(raw: &str) -> Result<SubjectId, ApiError> {
@@ -120,20 +231,64 @@ async fn openapi() -> Response {
 
 async fn vault_info(
     State(state): State<AppState>,
-    Caller(_who): Caller,
+    Caller(who): Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let info = blocking(&state.vault, |v| v.info()).await?;
+    let info = blocking(&state.vault, move |v| v.info(&who)).await?;
     Ok(Json(wire::info(&info)))
 }
 
-async fn schema(State(state): State<AppState>, Caller(_who): Caller) -> Json<Value> {
-    Json(wire::schema(state.vault.schema()))
+async fn schema(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<Value>, ApiError> {
+    let schema = blocking(&state.vault, move |v| v.schema_for(&who).map(wire::schema)).await?;
+    Ok(Json(schema))
 }
+
+// Sessions.
+
+async fn login(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let mut body = json_object(&body)?;
+    let principal = required_string(&body, "principal")?;
+    // Taken out of the body rather than copied, and wiped when dropped.
+    let password = match body.remove("password") {
+        Some(Value::String(p)) => Zeroizing::new(p),
+        _ => return Err(ApiError::bad_request("`password` is required, as a string")),
+    };
+    let code = required_string(&body, "totp")?;
+    let session = blocking(&state.vault, move |v| {
+        v.login(&who, &principal, &password, &code)
+    })
+    .await?;
+    Ok(Json(wire::session(&session)))
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<Value>, ApiError> {
+    blocking(&state.vault, move |v| v.logout(&who)).await?;
+    Ok(Json(json!({ "logged_out": true })))
+}
+
+async fn whoami(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<Value>, ApiError> {
+    let principal = blocking(&state.vault, move |v| v.whoami(&who)).await?;
+    Ok(Json(wire::whoami(&principal)))
+}
+
+// Subjects.
 
 async fn list_subjects(
     State(state): State<AppState>,
     Caller(who): Caller,
-    Query(params): Query<Vec<(String, String)>>,
+    Params(params): Params<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
     let mut limit = DEFAULT_PAGE;
     let mut after = None;
@@ -146,6 +301,7 @@ async fn list_subjects(
                 })?;
             }
             "after" => after = Some(subject_id(&value)?),
+            PURPOSE_PARAM | STRICT_PARAM => {}
             _ => filters.push((key, value)),
         }
     }
@@ -184,16 +340,19 @@ async fn read_subject(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<String>,
-    Query(params): Query<ReadParams>,
+    Params(params): Params<ReadParams>,
 ) -> Result<Json<Value>, ApiError> {
     let id = subject_id(&id)?;
     let selection = match params.fields {
         Some(list) => FieldSelection::Only(list.split(',').map(str::to_owned).collect()),
         None => FieldSelection::All,
     };
-    let vault = Arc::clone(&state.vault);
-    let record = blocking(&state.vault, move |v| v.read_subject(&who, &id, &selection)).await?;
-    Ok(Json(wire::record(vault.schema(), &record)))
+    let body = blocking(&state.vault, move |v| {
+        v.read_subject(&who, &id, &selection)
+            .map(|record| wire::record(v.schema(), &record))
+    })
+    .await?;
+    Ok(Json(body))
 }
 
 async fn update_subject(
@@ -295,7 +454,7 @@ struct ImportParams {
 async fn import(
     State(state): State<AppState>,
     Caller(who): Caller,
-    Query(params): Query<ImportParams>,
+    Params(params): Params<ImportParams>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let encoding = match params.encoding.as_deref() {
@@ -320,22 +479,256 @@ async fn import(
     Ok(Json(wire::import_report(&report)))
 }
 
-// The ledger routes are open to every authenticated principal for now: the
-// admin token is the only one. Issue 4 restricts them to a ledger-read role.
+// Purposes and the record of processing.
+
+async fn list_purposes(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<Value>, ApiError> {
+    let purposes = blocking(&state.vault, move |v| v.purposes(&who)).await?;
+    let purposes: Vec<Value> = purposes.iter().map(|p| wire::purpose(p)).collect();
+    Ok(Json(json!({ "purposes": purposes })))
+}
+
+async fn show_purpose(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let purpose = blocking(&state.vault, move |v| v.purpose(&who, &name)).await?;
+    Ok(Json(wire::purpose(&purpose)))
+}
+
+async fn record_of_processing(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<Value>, ApiError> {
+    let record = blocking(&state.vault, move |v| v.record_of_processing(&who)).await?;
+    Ok(Json(wire::record_of_processing(&record)))
+}
+
+// Principals and tokens.
+
+async fn list_principals(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<Value>, ApiError> {
+    let principals = blocking(&state.vault, move |v| v.principals(&who)).await?;
+    let principals: Vec<Value> = principals.iter().map(wire::principal).collect();
+    Ok(Json(json!({ "principals": principals })))
+}
+
+async fn show_principal(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let view = blocking(&state.vault, move |v| v.principal(&who, &name)).await?;
+    Ok(Json(wire::principal(&view)))
+}
+
+async fn add_principal(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = json_object(&body)?;
+    let name = required_string(&body, "name")?;
+    let kind = kind_member(&body)?
+        .ok_or_else(|| ApiError::bad_request("`kind` is required, as a string"))?;
+    let attributes = attributes_member(&body)?;
+    let valid_from = time_member(&body, "valid_from", DayEdge::Start)?.flatten();
+    let valid_until = time_member(&body, "valid_until", DayEdge::End)?.flatten();
+    let view = blocking(&state.vault, move |v| {
+        v.add_principal(&who, &name, kind, &attributes, valid_from, valid_until)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(wire::principal(&view))))
+}
+
+async fn update_principal(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body = json_object(&body)?;
+    let change = PrincipalChange {
+        kind: kind_member(&body)?,
+        attributes: attributes_member(&body)?,
+        valid_from: time_member(&body, "valid_from", DayEdge::Start)?,
+        valid_until: time_member(&body, "valid_until", DayEdge::End)?,
+    };
+    let view = blocking(&state.vault, move |v| {
+        v.update_principal(&who, &name, &change)
+    })
+    .await?;
+    Ok(Json(wire::principal(&view)))
+}
+
+async fn set_status(
+    state: AppState,
+    who: custos_engine::Caller,
+    name: String,
+    status: PrincipalStatus,
+    body: &Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let reason = optional_string(&optional_json_object(body)?, "reason")?.unwrap_or_default();
+    let view = blocking(&state.vault, move |v| {
+        v.set_principal_status(&who, &name, status, &reason)
+    })
+    .await?;
+    Ok(Json(wire::principal(&view)))
+}
+
+async fn suspend_principal(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    set_status(state, who, name, PrincipalStatus::Suspended, &body).await
+}
+
+async fn revoke_principal(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    set_status(state, who, name, PrincipalStatus::Revoked, &body).await
+}
+
+async fn restore_principal(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    set_status(state, who, name, PrincipalStatus::Active, &body).await
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = optional_json_object(&body)?;
+    let expires = time_member(&body, "expires", DayEdge::End)?.flatten();
+    let new = blocking(&state.vault, move |v| v.create_token(&who, &name, expires)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(wire::new_token(new.token.expose(), &new.record)),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+struct TokenParams {
+    principal: Option<String>,
+}
+
+async fn list_tokens(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Params(params): Params<TokenParams>,
+) -> Result<Json<Value>, ApiError> {
+    let tokens = blocking(&state.vault, move |v| {
+        v.tokens(&who, params.principal.as_deref())
+    })
+    .await?;
+    let tokens: Vec<Value> = tokens.iter().map(wire::token).collect();
+    Ok(Json(json!({ "tokens": tokens })))
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let record = blocking(&state.vault, move |v| v.revoke_token(&who, &id)).await?;
+    Ok(Json(wire::token(&record)))
+}
+
+// Policies.
+
+async fn show_policy(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<Value>, ApiError> {
+    let record = blocking(&state.vault, move |v| v.current_policy(&who)).await?;
+    Ok(Json(wire::policy(&record)))
+}
+
+async fn apply_policy(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body = json_object(&body)?;
+    let text = required_string(&body, "text")?;
+    let tests = optional_string(&body, "tests")?;
+    let applied = blocking(&state.vault, move |v| {
+        v.apply_policy(&who, &text, tests.as_deref())
+    })
+    .await?;
+    Ok(Json(wire::applied_policy(&applied)))
+}
+
+async fn test_policy(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body = json_object(&body)?;
+    let cases = required_string(&body, "cases")?;
+    let text = optional_string(&body, "text")?;
+    let report = blocking(&state.vault, move |v| {
+        v.test_policy(&who, &cases, text.as_deref())
+    })
+    .await?;
+    Ok(Json(wire::case_report(&report)))
+}
+
+// Alerts and the ledger. They read no personal data; the engine lets
+// auditors (administrators and the DPO by default) read them.
+
+#[derive(serde::Deserialize)]
+struct AlertParams {
+    principal: Option<String>,
+    kind: Option<String>,
+    after_id: Option<u64>,
+    limit: Option<usize>,
+}
+
+async fn list_alerts(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Params(params): Params<AlertParams>,
+) -> Result<Json<Value>, ApiError> {
+    let query = AlertQuery {
+        principal: params.principal,
+        kind: params.kind,
+        after_id: params.after_id,
+        limit: params.limit.unwrap_or(AlertQuery::default().limit),
+    };
+    let alerts = blocking(&state.vault, move |v| v.alerts(&who, &query)).await?;
+    Ok(Json(wire::alerts(&alerts)))
+}
 
 async fn ledger_head(
     State(state): State<AppState>,
-    Caller(_who): Caller,
+    LedgerCaller(who): LedgerCaller,
 ) -> Result<Json<Value>, ApiError> {
-    let head = blocking(&state.vault, |v| v.ledger_head()).await?;
+    let head = blocking(&state.vault, move |v| v.ledger_head(&who)).await?;
     Ok(Json(wire::head(&head)))
 }
 
 async fn ledger_verify(
     State(state): State<AppState>,
-    Caller(_who): Caller,
+    LedgerCaller(who): LedgerCaller,
 ) -> Result<Json<Value>, ApiError> {
-    let report = blocking(&state.vault, |v| v.ledger_verify(None)).await?;
+    let report = blocking(&state.vault, move |v| v.ledger_verify(&who, None)).await?;
     Ok(Json(wire::verify_report(&report)))
 }
 
@@ -354,8 +747,8 @@ struct EventParams {
 
 async fn ledger_events(
     State(state): State<AppState>,
-    Caller(_who): Caller,
-    Query(params): Query<EventParams>,
+    LedgerCaller(who): LedgerCaller,
+    Params(params): Params<EventParams>,
 ) -> Result<Json<Value>, ApiError> {
     let outcome = params
         .outcome
@@ -377,18 +770,18 @@ async fn ledger_events(
         after_seq: params.after_seq,
         limit: params.limit.unwrap_or(EventQuery::default().limit),
     };
-    let events = blocking(&state.vault, move |v| v.ledger_query(&query)).await?;
+    let events = blocking(&state.vault, move |v| v.ledger_query(&who, &query)).await?;
     Ok(Json(wire::events(&events)))
 }
 
 async fn ledger_subject(
     State(state): State<AppState>,
-    Caller(_who): Caller,
+    LedgerCaller(who): LedgerCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = subject_id(&id)?;
     let (id, history) = blocking(&state.vault, move |v| {
-        v.ledger_subject(&id).map(|h| (id, h))
+        v.ledger_subject(&who, &id).map(|h| (id, h))
     })
     .await?;
     Ok(Json(wire::subject_history(id.as_str(), &history)))

@@ -37,7 +37,7 @@ pub struct PrincipalRecord {
 ///
 /// Its `Debug` shows whether a password or second factor is set, never the
 /// hash or the sealed secret.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct LoginState {
     /// The password hash, as a PHC string.
     pub password_hash: Option<String>,

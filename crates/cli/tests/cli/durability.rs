@@ -79,7 +79,7 @@ fn every_acknowledged_read_survives_sigkill() {
             ])
             .ok();
     }
-    let server = sandbox.serve();
+    let mut server = sandbox.serve();
     let addr = server.addr.clone();
 
     let killed = Arc::new(AtomicBool::new(false));
@@ -100,7 +100,8 @@ fn every_acknowledged_read_survives_sigkill() {
                         break;
                     }
                     let subject = format!("D{}", (c + n) % SUBJECTS);
-                    let path = format!("/v1/subjects/{subject}?fields=email");
+                    let path =
+                        format!("/v1/subjects/{subject}?fields=email&purpose=membership_admin");
                     match get(&addr, &path, &token) {
                         Ok(Some(id)) => {
                             acked.push((id, subject));
@@ -128,18 +129,9 @@ fn every_acknowledged_read_survives_sigkill() {
         "the load ended before the kill"
     );
     killed.store(true, Ordering::SeqCst);
-    let mut child = server.child;
-    let pid = child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-9", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = child.wait().unwrap();
+    let status = server.signal("-9");
     assert_eq!(status.signal(), Some(9), "{status:?}");
-    let log = server.log.join().unwrap();
+    let log = server.log();
 
     let mut acked = BTreeMap::new();
     for client in clients {

@@ -43,7 +43,11 @@ fn server_and_cli_share_a_vault_and_shutdown_is_clean() {
     sandbox
         .run(&["subject", "add", "--id", "M1", "given_name=Wilhelmina"])
         .ok();
-    let response = get(&addr, "/v1/subjects/M1?fields=given_name", &token);
+    let response = get(
+        &addr,
+        "/v1/subjects/M1?fields=given_name&purpose=membership_admin",
+        &token,
+    );
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
         response.contains("\"given_name\":\"Wilhelmina\""),

@@ -74,6 +74,8 @@ impl Sandbox {
             .env_remove("CUSTOS_KEY_FILE")
             .env_remove("CUSTOS_PASSPHRASE")
             .env_remove("CUSTOS_NEW_PASSPHRASE")
+            .env_remove("CUSTOS_PURPOSE")
+            .env_remove("CUSTOS_NEW_PASSWORD")
             .env("CUSTOS_LOG", "trace")
             .current_dir(self.root.path());
         command
@@ -147,6 +149,7 @@ pub(crate) fn run_without_vault(cwd: &Path, args: &[&str]) -> Run {
         .env_remove("CUSTOS_KEY_FILE")
         .env_remove("CUSTOS_PASSPHRASE")
         .env_remove("CUSTOS_NEW_PASSPHRASE")
+        .env_remove("CUSTOS_PURPOSE")
         .current_dir(cwd)
         .output()
         .unwrap()
@@ -161,7 +164,7 @@ pub(crate) struct Server {
     pub(crate) addr: String,
     /// Reads the server's log until it exits, so it never blocks on a full
     /// pipe; joins to the whole log.
-    pub(crate) log: std::thread::JoinHandle<String>,
+    pub(crate) log: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Sandbox {
@@ -171,6 +174,7 @@ impl Sandbox {
         let mut child = self
             .command(&["serve", "--listen", "127.0.0.1:0"])
             .env("CUSTOS_LOG", "warn")
+            .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -184,6 +188,62 @@ impl Sandbox {
         assert!(addr.starts_with("127.0.0.1:"), "{addr}");
         let log =
             std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
-        Server { child, addr, log }
+        Server {
+            child,
+            addr,
+            log: Some(log),
+        }
+    }
+}
+
+/// One HTTP/1.1 GET with a bearer token on a new connection; the whole
+/// response, status line first.
+pub(crate) fn http_get(addr: &str, path: &str, token: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+impl Drop for Server {
+    /// A test that fails midway leaves no server behind. (Once waited for,
+    /// the child is not signalled again.)
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Stops the server with SIGTERM and returns its log.
+    pub(crate) fn stop(mut self) -> String {
+        let status = self.signal("-TERM");
+        assert!(status.success(), "{status:?}");
+        self.log()
+    }
+
+    /// Sends a signal (`-TERM`, `-9`) and waits for the server to exit.
+    pub(crate) fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(sent.success());
+        self.child.wait().unwrap()
+    }
+
+    /// The server's log, once it has exited.
+    pub(crate) fn log(&mut self) -> String {
+        self.log
+            .take()
+            .map(|log| log.join().unwrap())
+            .unwrap_or_default()
     }
 }

@@ -92,7 +92,7 @@ fn two_vault_instances_write_concurrently_without_loss() {
     });
     assert_eq!(failures, Vec::<String>::new());
     assert_eq!(t.count(), 400);
-    assert_eq!(second.info().unwrap().subjects, 400);
+    assert_eq!(second.info(&second.local_operator()).unwrap().subjects, 400);
 
     // Every subject reads back through the other instance than wrote it.
     let who = t.who.clone();

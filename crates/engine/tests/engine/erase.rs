@@ -25,7 +25,7 @@ fn an_erased_subject_is_gone_everywhere() {
         .unwrap();
     let (wrapped_key, sealed, lookups) = raw_row(&conn, "A1");
     drop(conn);
-    let info = t.vault.info().unwrap();
+    let info = t.vault.info(&t.vault.local_operator()).unwrap();
     assert_eq!((info.subjects, info.erased), (2, 0));
 
     // Before erasure, the bytes are found: the scan works.
@@ -78,7 +78,7 @@ fn an_erased_subject_is_gone_everywhere() {
         filtered.subjects.is_empty(),
         "the scope index still lists the erased subject"
     );
-    let info = t.vault.info().unwrap();
+    let info = t.vault.info(&t.vault.local_operator()).unwrap();
     assert_eq!((info.subjects, info.erased), (1, 1));
 
     // Erasing again, updating or erasing an unknown subject: not found.
@@ -90,7 +90,7 @@ fn an_erased_subject_is_gone_everywhere() {
         .expect_err("update erased");
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert_eq!(
-        t.vault.info().unwrap().erased,
+        t.vault.info(&t.vault.local_operator()).unwrap().erased,
         1,
         "a failed erasure was counted"
     );
@@ -165,5 +165,5 @@ fn erasure_reports_an_unpurged_log_while_another_reader_holds_it() {
         "the log cannot have been emptied under an open reader"
     );
     conn.execute_batch("COMMIT").unwrap();
-    assert_eq!(t.vault.info().unwrap().erased, 1);
+    assert_eq!(t.vault.info(&t.vault.local_operator()).unwrap().erased, 1);
 }

@@ -44,7 +44,7 @@ fn another_vaults_key_file_is_the_wrong_key() {
     // With its own key back, it opens.
     fs::write(dir.join("master.key"), a_key).unwrap();
     let vault = open(&dir, KeyAccess::default(), BUSY).expect("own key");
-    assert_eq!(vault.info().unwrap().subjects, 1);
+    assert_eq!(vault.info(&vault.local_operator()).unwrap().subjects, 1);
 }
 
 #[test]
@@ -197,7 +197,7 @@ fn a_newer_store_format_is_too_new() {
             err,
             EngineError::Store(StoreError::TooNew {
                 found: 99,
-                supported: 1
+                supported: 2
             })
         ),
         "{err:?}"
@@ -318,5 +318,12 @@ fn a_failed_init_leaves_nothing_behind_and_deletes_nothing() {
         custos_engine::InitKey::File { path: None },
     )
     .expect("init");
-    assert_eq!(vault.vault.info().unwrap().subjects, 0);
+    assert_eq!(
+        vault
+            .vault
+            .info(&vault.vault.local_operator())
+            .unwrap()
+            .subjects,
+        0
+    );
 }

@@ -23,12 +23,9 @@ use crate::support::{
 /// A caller with a purpose, request id and client address of its own, so
 /// that the tests can see each of them copied into the event.
 fn caller(t: &TestVault, request_id: &str) -> Caller {
-    Caller::new(
-        t.who.principal().clone(),
-        "renewal_reminder",
-        request_id,
-        "192.0.2.7",
-    )
+    t.vault
+        .local_operator_for(request_id, "192.0.2.7")
+        .with_purpose(Some("membership_admin"))
 }
 
 fn set(values: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -68,9 +65,9 @@ fn check(
     assert_eq!(e.fields_released, released, "{e:#?}");
     assert!(e.fields_denied.is_empty(), "{e:#?}");
     assert_eq!(e.outcome, outcome, "{e:#?}");
-    assert_eq!(e.principal, who.principal().name(), "{e:#?}");
+    assert!(e.principal.starts_with("local:"), "{e:#?}");
     assert_eq!(e.auth, "local_operator", "{e:#?}");
-    assert_eq!(e.purpose, who.purpose(), "{e:#?}");
+    assert_eq!(Some(e.purpose.as_str()), who.declared_purpose(), "{e:#?}");
     assert_eq!(e.request_id, who.request_id(), "{e:#?}");
     assert_eq!(e.client, who.client(), "{e:#?}");
 }
@@ -739,7 +736,7 @@ fn no_event_ever_contains_a_personal_value() {
         "Hates Kerfuffles".into(),
     ]);
     t.vault.erase_subject(&who, &sid("M3")).unwrap();
-    t.vault.ledger_head().unwrap();
+    t.vault.ledger_head(&t.vault.local_operator()).unwrap();
 
     let events = ledger_events(&t.vault);
     assert!(events.len() >= 15, "{}", events.len());
@@ -836,7 +833,12 @@ fn a_locked_ledger_fails_every_access_closed() {
         &["town"],
         Outcome::Allowed,
     );
-    assert!(t.vault.ledger_verify(None).unwrap().is_ok());
+    assert!(
+        t.vault
+            .ledger_verify(&t.vault.local_operator(), None)
+            .unwrap()
+            .is_ok()
+    );
 }
 
 #[test]
@@ -858,10 +860,10 @@ fn a_refusal_that_cannot_be_recorded_fails_as_unavailable() {
 fn ledger_with_heads() -> (TestVault, u64) {
     let t = TestVault::new();
     let id = t.add_person("M1", "PAPA");
-    t.vault.ledger_head().unwrap();
+    t.vault.ledger_head(&t.vault.local_operator()).unwrap();
     for _ in 0..8 {
         t.field(&id, "email");
-        t.vault.ledger_head().unwrap();
+        t.vault.ledger_head(&t.vault.local_operator()).unwrap();
     }
     let n = ledger_events(&t.vault).len() as u64;
     assert_eq!(n, 9);
@@ -870,7 +872,7 @@ fn ledger_with_heads() -> (TestVault, u64) {
 
 fn problem(vault: &Vault) -> Problem {
     vault
-        .ledger_verify(None)
+        .ledger_verify(&vault.local_operator(), None)
         .unwrap()
         .problem
         .expect("verify must report the tampering")
@@ -879,20 +881,31 @@ fn problem(vault: &Vault) -> Problem {
 #[test]
 fn verify_passes_on_an_honest_ledger() {
     let empty = TestVault::new();
-    let report = empty.vault.ledger_verify(None).unwrap();
+    let report = empty
+        .vault
+        .ledger_verify(&empty.vault.local_operator(), None)
+        .unwrap();
     assert_eq!(report.problem, None);
     assert_eq!(report.events_checked, 0);
 
     let (t, n) = ledger_with_heads();
-    let head = t.vault.ledger_head().unwrap();
-    let report = t.vault.ledger_verify(None).unwrap();
+    let head = t.vault.ledger_head(&t.vault.local_operator()).unwrap();
+    let report = t
+        .vault
+        .ledger_verify(&t.vault.local_operator(), None)
+        .unwrap();
     assert_eq!(report.problem, None);
     assert_eq!(report.events_checked, n);
     assert!(report.heads_checked >= n, "{report:?}");
     assert_eq!(report.root, *head.head().root());
     // A reopened vault (a new recorder) agrees.
     let reopened = t.reopen().unwrap();
-    assert!(reopened.ledger_verify(None).unwrap().is_ok());
+    assert!(
+        reopened
+            .ledger_verify(&reopened.local_operator(), None)
+            .unwrap()
+            .is_ok()
+    );
 }
 
 #[test]
@@ -1049,22 +1062,36 @@ fn verify_refuses_a_forged_stored_head() {
 fn verify_against_a_published_head() {
     let t = TestVault::new();
     let id = t.add_person("M1", "QUEBEC");
-    let published = t.vault.ledger_head().unwrap();
+    let published = t.vault.ledger_head(&t.vault.local_operator()).unwrap();
     assert_eq!(published.head().size(), 1);
     for _ in 0..5 {
         t.field(&id, "email");
     }
-    let report = t.vault.ledger_verify(Some(&published)).unwrap();
+    let report = t
+        .vault
+        .ledger_verify(&t.vault.local_operator(), Some(&published))
+        .unwrap();
     assert_eq!(report.problem, None);
     // The head of today, too.
-    let today = t.vault.ledger_head().unwrap();
-    assert!(t.vault.ledger_verify(Some(&today)).unwrap().is_ok());
+    let today = t.vault.ledger_head(&t.vault.local_operator()).unwrap();
+    assert!(
+        t.vault
+            .ledger_verify(&t.vault.local_operator(), Some(&today))
+            .unwrap()
+            .is_ok()
+    );
 
     // A head of another vault.
     let other = TestVault::new();
     other.add_person("M1", "QUEBEC");
-    let foreign = other.vault.ledger_head().unwrap();
-    let report = t.vault.ledger_verify(Some(&foreign)).unwrap();
+    let foreign = other
+        .vault
+        .ledger_head(&other.vault.local_operator())
+        .unwrap();
+    let report = t
+        .vault
+        .ledger_verify(&t.vault.local_operator(), Some(&foreign))
+        .unwrap();
     assert!(
         matches!(report.problem, Some(Problem::HeadFromAnotherVault { .. })),
         "{report:?}"
@@ -1077,7 +1104,10 @@ fn verify_against_a_published_head() {
     json["root"] = other_root["root"].clone();
     let altered = SignedHead::from_json(&json.to_string()).unwrap();
     assert_ne!(altered.head().root(), published.head().root());
-    let report = t.vault.ledger_verify(Some(&altered)).unwrap();
+    let report = t
+        .vault
+        .ledger_verify(&t.vault.local_operator(), Some(&altered))
+        .unwrap();
     assert!(
         matches!(report.problem, Some(Problem::BadHeadSignature { .. })),
         "{report:?}"
@@ -1087,7 +1117,7 @@ fn verify_against_a_published_head() {
 #[test]
 fn a_truncated_then_regrown_ledger_fails_against_a_published_head() {
     let (t, n) = ledger_with_heads();
-    let published = t.vault.ledger_head().unwrap();
+    let published = t.vault.ledger_head(&t.vault.local_operator()).unwrap();
     assert_eq!(published.head().size(), n);
     let TestVault { tmp, vault, .. } = t;
     drop(vault);
@@ -1103,7 +1133,9 @@ fn a_truncated_then_regrown_ledger_fails_against_a_published_head() {
         )
         .unwrap();
     let vault = open(&dir, Default::default(), BUSY).unwrap();
-    let report = vault.ledger_verify(Some(&published)).unwrap();
+    let report = vault
+        .ledger_verify(&vault.local_operator(), Some(&published))
+        .unwrap();
     assert!(
         matches!(report.problem, Some(Problem::OlderHead { seen, .. }) if seen == n),
         "{report:?}"
@@ -1117,7 +1149,9 @@ fn a_truncated_then_regrown_ledger_fails_against_a_published_head() {
             .unwrap();
     }
     assert!(ledger_events(&vault).len() as u64 > n);
-    let report = vault.ledger_verify(Some(&published)).unwrap();
+    let report = vault
+        .ledger_verify(&vault.local_operator(), Some(&published))
+        .unwrap();
     assert!(
         matches!(report.problem, Some(Problem::NotExtension { previous_size, .. }) if previous_size == n),
         "{report:?}"
@@ -1159,7 +1193,10 @@ fn subject_history_lists_every_access_with_inclusion_proofs() {
     let pub_file = std::fs::read_to_string(t.dir().join("ledger.pub")).unwrap();
     assert_eq!(pub_file.trim(), t.vault.ledger_public_key());
 
-    let history = t.vault.ledger_subject(&m1).unwrap();
+    let history = t
+        .vault
+        .ledger_subject(&t.vault.local_operator(), &m1)
+        .unwrap();
     let all = ledger_events(&t.vault);
     let head = history.head.head();
     assert_eq!(head.size(), all.len() as u64);
@@ -1217,7 +1254,7 @@ fn subject_history_lists_every_access_with_inclusion_proofs() {
     // empty.
     let m3_actions: Vec<String> = t
         .vault
-        .ledger_subject(&m3)
+        .ledger_subject(&t.vault.local_operator(), &m3)
         .unwrap()
         .events
         .into_iter()
@@ -1226,7 +1263,7 @@ fn subject_history_lists_every_access_with_inclusion_proofs() {
     assert_eq!(m3_actions, ["create", "list", "read", "erase"]);
     assert!(
         t.vault
-            .ledger_subject(&sid("M9"))
+            .ledger_subject(&t.vault.local_operator(), &sid("M9"))
             .unwrap()
             .events
             .is_empty()
@@ -1239,12 +1276,22 @@ fn the_signing_key_survives_master_key_rotation() {
     let id = t.add_person("M1", "ROMEO");
     t.field(&id, "email");
     let key = t.vault.ledger_public_key();
-    let before = t.vault.ledger_head().unwrap();
+    let before = t.vault.ledger_head(&t.vault.local_operator()).unwrap();
 
     t.vault.rotate_master_key(NewMasterKey::File).unwrap();
     assert_eq!(t.vault.ledger_public_key(), key);
-    assert!(t.vault.ledger_verify(None).unwrap().is_ok());
-    assert!(t.vault.ledger_verify(Some(&before)).unwrap().is_ok());
+    assert!(
+        t.vault
+            .ledger_verify(&t.vault.local_operator(), None)
+            .unwrap()
+            .is_ok()
+    );
+    assert!(
+        t.vault
+            .ledger_verify(&t.vault.local_operator(), Some(&before))
+            .unwrap()
+            .is_ok()
+    );
     let (_, events) = recorded(&t.vault, || t.field(&id, "given_name"));
     assert_eq!(events.len(), 1);
     check(
@@ -1275,11 +1322,13 @@ fn the_signing_key_survives_master_key_rotation() {
         &["town"],
         Outcome::Allowed,
     );
-    let after = reopened.ledger_head().unwrap();
+    let after = reopened.ledger_head(&reopened.local_operator()).unwrap();
     after
         .verify(&LedgerPublicKey::from_base64(&key).unwrap())
         .unwrap();
-    let report = reopened.ledger_verify(Some(&before)).unwrap();
+    let report = reopened
+        .ledger_verify(&reopened.local_operator(), Some(&before))
+        .unwrap();
     assert_eq!(report.problem, None);
     assert_eq!(report.events_checked, after.head().size());
 }

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod access_control;
 mod concurrency;
 mod encryption;
 mod erase;

@@ -208,7 +208,7 @@ fn an_interrupted_key_file_rotation_is_finished_on_open() {
     // Finished for good: it opens again with just the promoted key, and the
     // old key does not.
     let vault = open(&dir, KeyAccess::default(), BUSY).expect("second open");
-    assert_eq!(vault.info().unwrap().subjects, 2);
+    assert_eq!(vault.info(&vault.local_operator()).unwrap().subjects, 2);
     drop(vault);
     let err = open(&dir, with_key_file(&old_key), BUSY).expect_err("old key");
     assert!(

@@ -103,7 +103,10 @@ impl TestVault {
 
     /// The number of subjects held.
     pub(crate) fn count(&self) -> u64 {
-        self.vault.info().expect("info").subjects
+        self.vault
+            .info(&self.vault.local_operator())
+            .expect("info")
+            .subjects
     }
 
     /// Reopens the vault from its directory with its key file.
@@ -450,7 +453,9 @@ pub(crate) fn ledger_events(vault: &Vault) -> Vec<custos_engine::Event> {
         ..custos_engine::EventQuery::default()
     };
     loop {
-        let page = vault.ledger_query(&query).expect("query the ledger");
+        let page = vault
+            .ledger_query(&vault.local_operator(), &query)
+            .expect("query the ledger");
         let done = page.len() < custos_engine::EventQuery::MAX_LIMIT;
         query.after_seq = page.last().map(|e| e.seq);
         all.extend(page);

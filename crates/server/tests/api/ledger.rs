@@ -13,7 +13,7 @@ fn a_read_is_recorded_with_its_request_purpose_and_client() {
         "/v1/subjects/M100?fields=email,phone",
         Some(&server.token),
         None,
-        &[("x-custos-purpose", "casework")],
+        &[("x-purpose", "membership_admin")],
     );
     assert_eq!(read.status, 200);
     let request_id = read.header("x-request-id").unwrap().to_owned();
@@ -25,7 +25,7 @@ fn a_read_is_recorded_with_its_request_purpose_and_client() {
     assert_eq!(events.len(), 1, "{events:?}");
     let event = &events[0];
     assert_eq!(event["request_id"], request_id.as_str());
-    assert_eq!(event["purpose"], "casework");
+    assert_eq!(event["purpose"], "membership_admin");
     assert_eq!(event["principal"], "admin");
     assert_eq!(event["auth"], "api_token");
     assert_eq!(event["outcome"], "allowed");

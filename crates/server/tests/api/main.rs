@@ -9,8 +9,12 @@
 
 mod support;
 
+mod access_control;
+mod admin;
 mod auth;
 mod contract;
 mod ledger;
+mod login;
+mod revocation;
 mod subjects;
 mod transfer;

@@ -25,13 +25,34 @@ fn create_read_update_find_list_erase() {
     // Fields come in schema order.
     let order: Vec<&String> = fields.as_object().unwrap().keys().collect();
     assert_eq!(order[..3], ["id", "given_name", "family_name"]);
+    // The admin's API token has no second factor, so special-category
+    // fields are withheld, each with the rule that withheld it.
+    let denied: Vec<(&str, &str)> = body["denied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["field"].as_str().unwrap(), d["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            ("union_affiliation", "forbidden"),
+            ("ethnicity", "forbidden"),
+            ("disability", "forbidden")
+        ]
+    );
+    assert_eq!(
+        body["denied"][0]["rules"],
+        json!(["special-category-needs-mfa"])
+    );
+    assert!(fields.get("ethnicity").is_none(), "{body}");
 
     let some = server
         .get("/v1/subjects/M100?fields=email,constituency")
         .json();
     assert_eq!(
         some,
-        json!({ "id": "M100", "fields": { "email": "anastasia.qv@example.org", "constituency": "E14000639" } })
+        json!({ "id": "M100", "fields": { "email": "anastasia.qv@example.org", "constituency": "E14000639" }, "denied": [] })
     );
 
     let updated = server.send_json(
@@ -79,7 +100,7 @@ fn create_read_update_find_list_erase() {
         "/v1/subjects/M100",
         Some(&server.token),
         None,
-        &[],
+        &[("x-purpose", "membership_admin")],
     );
     assert_eq!(erased.status, 200);
     assert_eq!(erased.json()["erased"], true);
@@ -103,7 +124,11 @@ fn generated_ids_and_conflicts() {
     assert_eq!(created.status, 201);
     let id = created.json()["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with('S'));
-    let again = server.send_json("POST", "/v1/subjects", &json!({ "id": id, "fields": {} }));
+    let again = server.send_json(
+        "POST",
+        "/v1/subjects",
+        &json!({ "id": id, "fields": { "given_name": "Cy" } }),
+    );
     assert_eq!(again.status, 409);
     assert_eq!(again.json()["error"]["code"], "conflict");
 }
@@ -185,7 +210,7 @@ fn bad_requests_name_the_problem_but_never_the_value() {
         "/v1/subjects",
         Some(&server.token),
         Some(br#"{"fields": {"email": "Zebedee@x.org""#),
-        &[],
+        &[("x-purpose", "membership_admin")],
     );
     assert_eq!(broken.status, 400);
     assert!(!broken.text().contains("Zebedee"), "{}", broken.text());

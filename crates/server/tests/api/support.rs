@@ -5,17 +5,26 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use custos_engine::{InitKey, InitOptions, Vault};
+use custos_engine::{Event, EventQuery, InitKey, InitOptions, KeyAccess, OpenOptions, Vault};
+use custos_model::PrincipalKind;
 use serde_json::Value;
 
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
+    /// The token from init: the `admin` principal, an administrator.
     pub(crate) token: String,
     pub(crate) vault: Arc<Vault>,
-    _dir: tempfile::TempDir,
+    /// The temporary directory, held by the server that made it.
+    _dir: Option<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
+
+/// How long writers wait for another connection's lock in tests.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The purpose the admin helpers declare.
+pub(crate) const ADMIN_PURPOSE: &str = "membership_admin";
 
 impl TestServer {
     pub(crate) fn start() -> Self {
@@ -24,11 +33,26 @@ impl TestServer {
             dir: dir.path().join("vault"),
             schema: None,
             key: InitKey::File { path: None },
-            busy_timeout: Duration::from_secs(2),
+            busy_timeout: BUSY_TIMEOUT,
         })
         .unwrap();
         let token = initialized.admin_token().to_owned();
-        let vault = Arc::new(initialized.vault);
+        Self::serve(Arc::new(initialized.vault), token, Some(dir))
+    }
+
+    /// A second server over the same vault directory, with a vault of its
+    /// own: another process, as far as the store can tell.
+    pub(crate) fn second(&self) -> Self {
+        let vault = Vault::open(OpenOptions {
+            dir: self.vault.dir().to_owned(),
+            keys: KeyAccess::default(),
+            busy_timeout: BUSY_TIMEOUT,
+        })
+        .unwrap();
+        Self::serve(Arc::new(vault), self.token.clone(), None)
+    }
+
+    fn serve(vault: Arc<Vault>, token: String, dir: Option<tempfile::TempDir>) -> Self {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let served = Arc::clone(&vault);
@@ -54,17 +78,80 @@ impl TestServer {
         }
     }
 
-    pub(crate) fn get(&self, path: &str) -> Response {
-        self.request("GET", path, Some(&self.token), None, &[])
+    /// Adds a principal through the engine, as the local operator, and
+    /// returns a new API token of theirs.
+    pub(crate) fn add_principal(
+        &self,
+        name: &str,
+        kind: PrincipalKind,
+        attributes: &[(&str, &str)],
+    ) -> String {
+        let operator = self.vault.local_operator();
+        let attributes: Vec<(String, String)> = attributes
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.vault
+            .add_principal(&operator, name, kind, &attributes, None, None)
+            .unwrap();
+        self.vault
+            .create_token(&operator, name, None)
+            .unwrap()
+            .token
+            .expose()
+            .to_owned()
     }
 
+    /// Creates a member with these fields, as the admin.
+    pub(crate) fn add_member(&self, id: &str, fields: Value) {
+        let created = self.send_json(
+            "POST",
+            "/v1/subjects",
+            &serde_json::json!({ "id": id, "fields": fields }),
+        );
+        assert_eq!(created.status, 201, "{}", created.text());
+    }
+
+    /// Ledger events, read through the engine as the local operator.
+    pub(crate) fn events(&self, query: &EventQuery) -> Vec<Event> {
+        self.vault
+            .ledger_query(&self.vault.local_operator(), query)
+            .unwrap()
+    }
+
+    /// A GET as the admin, declaring `membership_admin`.
+    pub(crate) fn get(&self, path: &str) -> Response {
+        self.request(
+            "GET",
+            path,
+            Some(&self.token),
+            None,
+            &[("x-purpose", ADMIN_PURPOSE)],
+        )
+    }
+
+    /// A JSON request as the admin, declaring `membership_admin`.
     pub(crate) fn send_json(&self, method: &str, path: &str, body: &Value) -> Response {
+        self.send_json_as(&self.token, method, path, body)
+    }
+
+    /// A JSON request with this token, declaring `membership_admin`.
+    pub(crate) fn send_json_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: &Value,
+    ) -> Response {
         self.request(
             method,
             path,
-            Some(&self.token),
+            Some(token),
             Some(body.to_string().as_bytes()),
-            &[("content-type", "application/json")],
+            &[
+                ("content-type", "application/json"),
+                ("x-purpose", ADMIN_PURPOSE),
+            ],
         )
     }
 

@@ -14,7 +14,10 @@ fn post_csv(server: &TestServer, query: &str, csv: &str) -> crate::support::Resp
         &format!("/v1/import{query}"),
         Some(&server.token),
         Some(csv.as_bytes()),
-        &[("content-type", "text/csv")],
+        &[
+            ("content-type", "text/csv"),
+            ("x-purpose", "membership_admin"),
+        ],
     )
 }
 
@@ -27,7 +30,14 @@ fn import_then_export() {
         dry.json(),
         json!({ "rows": 2, "imported": 0, "dry_run": true, "encoding": "utf-8" })
     );
-    assert_eq!(server.vault.info().unwrap().subjects, 0);
+    assert_eq!(
+        server
+            .vault
+            .info(&server.vault.local_operator())
+            .unwrap()
+            .subjects,
+        0
+    );
 
     let done = post_csv(&server, "", GOOD);
     assert_eq!(done.json()["imported"], 2);
@@ -85,5 +95,12 @@ fn a_bad_file_imports_nothing_and_says_where() {
         ]
     );
     assert!(!response.text().contains("NOT A POSTCODE"));
-    assert_eq!(server.vault.info().unwrap().subjects, 0);
+    assert_eq!(
+        server
+            .vault
+            .info(&server.vault.local_operator())
+            .unwrap()
+            .subjects,
+        0
+    );
 }
