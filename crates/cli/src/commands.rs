@@ -16,7 +16,7 @@ use custos_engine::{
     Caller, CsvInput, DEFAULT_PURPOSE, Encoding, FieldSelection, INITIAL_ADMIN, ImportOptions,
     ImportProgress, InitKey, InitOptions, KeyAccess, NewMasterKey, OpenOptions, Vault, wire,
 };
-use custos_model::{Schema, SubjectId};
+use custos_model::{PrincipalKind, Schema, SubjectId};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -277,22 +277,59 @@ fn demo(ctx: &Context0, dir_is_default: bool, args: DemoArgs) -> anyhow::Result<
         started.elapsed().as_secs_f64()
     );
     let first = generator.member(0);
+    let elsewhere = (1..args.members.max(1))
+        .map(|i| generator.member(i))
+        .find(|m| m.constituency() != first.constituency())
+        .unwrap_or_else(|| generator.member(0));
+    let ana = demo_principal(
+        &vault,
+        &operator,
+        "ana",
+        PrincipalKind::Representative,
+        &[("constituency", first.constituency())],
+    )?;
+    demo_principal(
+        &vault,
+        &operator,
+        "vic",
+        PrincipalKind::Volunteer,
+        &[("branch", first.branch())],
+    )?;
+    demo_principal(
+        &vault,
+        &operator,
+        "fay",
+        PrincipalKind::Staff,
+        &[("team", "finance")],
+    )?;
     let banner = format!(
         "\nCustos demo vault: {dir} ({n} members)\n\
-         Admin token: {token}\n\n\
+         Admin token: {token}\n\
+         Ana, representative for {constituency}: {ana}\n\
+         (vic, a volunteer in branch {branch}, and fay, in finance, are there too:\n\
+          custos --dir {dir} token create vic)\n\n\
          Try:\n  \
-         export TOKEN={token}\n  \
-         curl -s http://{{addr}}/v1/vault -H \"Authorization: Bearer $TOKEN\"\n  \
-         curl -s http://{{addr}}/v1/subjects/{id} -H \"Authorization: Bearer $TOKEN\" -H 'X-Purpose: membership_admin'\n  \
-         curl -s 'http://{{addr}}/v1/subjects?constituency={constituency}&limit=5&purpose=membership_admin' -H \"Authorization: Bearer $TOKEN\"\n  \
-         curl -s http://{{addr}}/v1/subjects/find -H \"Authorization: Bearer $TOKEN\" -H 'X-Purpose: membership_admin' -d '{{\"field\":\"email\",\"value\":\"{email}\"}}'\n  \
+         export TOKEN={token} ANA={ana}\n  \
+         # Ana reads a member of her constituency for casework: contact details yes, donations no\n  \
+         curl -s 'http://{{addr}}/v1/subjects/{id}?fields=given_name,email,phone,donation_total&purpose=casework' -H \"Authorization: Bearer $ANA\"\n  \
+         # ... a member elsewhere is 403, exactly like a membership number that does not exist\n  \
+         curl -s 'http://{{addr}}/v1/subjects/{other}?fields=email&purpose=casework' -H \"Authorization: Bearer $ANA\"\n  \
+         # ... and her listing holds only her constituency\n  \
+         curl -s 'http://{{addr}}/v1/subjects?limit=5&purpose=casework' -H \"Authorization: Bearer $ANA\"\n  \
+         # Ana resigns: revoke her, and she is shut out at once (401 principal_revoked, recorded, alerted)\n  \
+         curl -s -X POST http://{{addr}}/v1/principals/ana/revoke -H \"Authorization: Bearer $TOKEN\" -d '{{\"reason\":\"resigned\"}}'\n  \
+         curl -s 'http://{{addr}}/v1/subjects/{id}?fields=email&purpose=casework' -H \"Authorization: Bearer $ANA\"\n  \
+         curl -s http://{{addr}}/v1/alerts -H \"Authorization: Bearer $TOKEN\"\n  \
+         custos --dir {dir} ledger query --principal ana\n  \
          custos --dir {dir} subject get {id}\n  \
-         custos --dir {dir} principal list\n\n\
+         curl -s http://{{addr}}/v1/subjects/find -H \"Authorization: Bearer $TOKEN\" -H 'X-Purpose: membership_admin' -d '{{\"field\":\"email\",\"value\":\"{email}\"}}'\n\n\
          API description: http://{{addr}}/v1/openapi.json — stop with Ctrl-C.",
         dir = dir.display(),
         n = report.imported,
         id = first.id(),
+        other = elsewhere.id(),
         constituency = first.constituency(),
+        branch = first.branch(),
         email = first.email(),
     );
     if args.no_serve {
@@ -300,6 +337,26 @@ fn demo(ctx: &Context0, dir_is_default: bool, args: DemoArgs) -> anyhow::Result<
         return Ok(());
     }
     serve_vault(Arc::new(vault), args.listen, Some(banner))
+}
+
+/// Adds one of the demo organisation's principals and returns its token.
+fn demo_principal(
+    vault: &Vault,
+    operator: &custos_engine::Caller,
+    name: &str,
+    kind: PrincipalKind,
+    attrs: &[(&str, &str)],
+) -> anyhow::Result<String> {
+    let attrs: Vec<(String, String)> = attrs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    vault.add_principal(operator, name, kind, &attrs, None, None)?;
+    Ok(vault
+        .create_token(operator, name, None)?
+        .token
+        .expose()
+        .to_owned())
 }
 
 /// Empties a previous demo directory; refuses to touch anything else.

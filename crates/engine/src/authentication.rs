@@ -209,8 +209,16 @@ impl Vault {
     ) -> Result<Actor, EngineError> {
         match self.authenticate(caller)? {
             (state, Ok(principal)) => Ok(Actor::authenticated(caller, principal, state)),
-            (_, Err((failure, name))) => {
-                let actor = Actor::unauthenticated(caller, name.as_ref());
+            (state, Err((failure, name))) => {
+                let mut actor = Actor::unauthenticated(caller, name.as_ref());
+                // The purpose they claimed, if it is a registered one: the
+                // ledger never copies an unregistered name.
+                actor.purpose_label = match caller.declared_purpose().filter(|p| !p.is_empty()) {
+                    None => NO_PURPOSE.to_owned(),
+                    Some(p) => state
+                        .purpose(p)
+                        .map_or_else(|| UNKNOWN_PURPOSE.to_owned(), |p| p.name().to_string()),
+                };
                 self.alert_on_refusal(&failure, name.as_ref(), action, "an attempt to act");
                 Err(self.refuse(
                     &actor,

@@ -15,6 +15,7 @@ const FIELDS: usize = 23;
 const ID: usize = 0;
 const EMAIL: usize = 3;
 const CONSTITUENCY: usize = 10;
+const BRANCH: usize = 11;
 
 /// The oldest date of birth: 95 years old on 2026-01-01.
 const BORN_FROM: i64 = days_from_civil(1930, 6, 1);
@@ -77,6 +78,11 @@ impl Member {
     /// The constituency code, e.g. `E14000530`.
     pub fn constituency(&self) -> &str {
         self.value(CONSTITUENCY)
+    }
+
+    /// The branch name, e.g. `Mid Leeds North`.
+    pub fn branch(&self) -> &str {
+        self.value(BRANCH)
     }
 
     fn value(&self, column: usize) -> &str {
