@@ -152,7 +152,7 @@ fn cost_verdict(judged: bool, r: Option<f64>) -> Verdict {
 fn decision_verdict(figures: &PolicyFigures) -> Verdict {
     Verdict::of(
         format!(
-            "median <= {} µs per request (10 fields)",
+            "median <= {} µs per 10-field request",
             policy::TARGET_DECISION_US
         ),
         figures.pass(),
@@ -466,7 +466,7 @@ impl Report {
         ];
         if let Some(g) = &self.policy.generation_read {
             notes.push(format!(
-                "The access-generation read is one SELECT of the store's counter on a second connection to store.sqlite, timed {} times single-threaded (median {}, p99 {}); an audited read makes it at authentication and again at the re-check at release (and the engine may make it more often: it is read whenever the access state is fetched).",
+                "The access-generation read is one SELECT of the store's counter on a second connection to store.sqlite, timed {} times single-threaded (median {}, p99 {}); an audited read makes it twice, at authentication and again at the re-check at release, next to the one read of the subject that the unaudited read makes too.",
                 thousands(g.count as f64),
                 latency(g.median_us()),
                 latency(g.p99_us())
