@@ -3,9 +3,12 @@
 //! prepared principals (650 representatives, 200 volunteers, 50 staff and
 //! 100 others) and 4,096 synthetic members with their scope attributes.
 //!
-//! "One decision" is what the engine asks for once per request: a
-//! representative reading W2's ten fields of a member of their constituency
-//! for casework, which Cedar evaluates once per field. It is measured
+//! The request is W2's: a representative reading ten fields of a member of
+//! their constituency for casework. Decisions are field by field, so the
+//! engine asks Cedar for one decision per field; "one policy decision", the
+//! unit of the 20 µs target (and of the design sketch's "about 9 µs per
+//! decision"), is one of those, and the whole request is reported too. It is
+//! measured
 //! uncached (`decide_uncached`, the cost on a cache miss) and cached
 //! (`decide` after every request was decided once, the cost on a hit: the
 //! cache key, a lock and a map lookup). Each decision is timed on its own;
@@ -95,9 +98,9 @@ impl PolicyFigures {
         self.uncached.median_us() / self.fields.max(1) as f64
     }
 
-    /// Whether the uncached request-level decision meets the target.
+    /// Whether one uncached decision (one field) meets the target.
     pub(crate) fn pass(&self) -> bool {
-        self.uncached.count > 0 && self.uncached.median_us() <= TARGET_DECISION_US
+        self.uncached.count > 0 && self.uncached_per_field_us() <= TARGET_DECISION_US
     }
 }
 
@@ -135,7 +138,7 @@ fn entities(generator: &Generator, members: u64) -> anyhow::Result<Vec<Principal
                 .map_err(|e| anyhow::anyhow!("attributes of `{}`: {e}", p.name))?,
             };
             // Version 1 for all, as if loaded at access generation 1.
-            Ok(PrincipalEntity::new(facts, 1))
+            Ok(PrincipalEntity::new(facts))
         })
         .collect()
 }

@@ -107,7 +107,7 @@ impl Vault {
             .principals()?
             .into_iter()
             .map(|record| {
-                let entity = Arc::new(PrincipalEntity::new(facts(&record), generation));
+                let entity = Arc::new(PrincipalEntity::new(facts(&record)));
                 (record.name.clone(), LoadedPrincipal { record, entity })
             })
             .collect();

@@ -158,7 +158,7 @@ impl Vault {
         }
         let keeps = admins.iter().any(|name| {
             state.principals.get(*name).is_some_and(|p| {
-                let entity = PrincipalEntity::new(facts(&p.record), 0);
+                let entity = PrincipalEntity::new(facts(&p.record));
                 may_administer(&entity, false, "api_token")
                     || may_administer(&entity, true, "session+totp")
             })

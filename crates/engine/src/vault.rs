@@ -356,7 +356,7 @@ impl Vault {
             key_file_override: options.keys.key_file,
             access: RwLock::new(Arc::new(placeholder)),
             access_reload: Mutex::new(()),
-            operator: Arc::new(PrincipalEntity::new(operator_facts(), 0)),
+            operator: Arc::new(PrincipalEntity::new(operator_facts())),
         };
         vault.ensure_access_defaults()?;
         vault.access()?;

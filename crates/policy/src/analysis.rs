@@ -22,6 +22,11 @@ pub(crate) struct Reads {
     pub(crate) subject_identity: bool,
     /// Whether some policy reads the time (or the whole context).
     pub(crate) clock: bool,
+    /// Context attributes read with `.` or `has`.
+    pub(crate) context_attrs: BTreeSet<String>,
+    /// Whether some policy uses the context as a whole, so that every
+    /// attribute must be there.
+    pub(crate) context_whole: bool,
 }
 
 impl Reads {
@@ -31,6 +36,8 @@ impl Reads {
         self.principal_attrs.extend(other.principal_attrs);
         self.subject_identity |= other.subject_identity;
         self.clock |= other.clock;
+        self.context_attrs.extend(other.context_attrs);
+        self.context_whole |= other.context_whole;
     }
 
     /// Adds what one policy (in Cedar's JSON policy format) reads.
@@ -55,6 +62,7 @@ impl Reads {
             }
             if uses.context_whole > 0 {
                 self.clock = true;
+                self.context_whole = true;
             }
         }
     }
@@ -96,10 +104,11 @@ impl Reads {
                                 self.principal_attrs.insert(attr.to_owned());
                                 continue;
                             }
-                            ("context", _, Some(attr)) => {
+                            ("context", "." | "has", Some(attr)) => {
                                 if attr == "now" {
                                     self.clock = true;
                                 }
+                                self.context_attrs.insert(attr.to_owned());
                                 continue;
                             }
                             _ => {}

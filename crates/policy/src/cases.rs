@@ -373,7 +373,7 @@ impl CaseFile {
             .iter()
             .filter_map(|f| policies.schema().field(f))
             .collect();
-        let principal = PrincipalEntity::new(facts, 0);
+        let principal = PrincipalEntity::new(facts);
         let subject = case
             .subject
             .as_ref()

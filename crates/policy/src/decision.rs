@@ -207,8 +207,7 @@ impl Policies {
         const SEP: char = '\u{1f}';
         let mut key = String::with_capacity(128);
         for part in [
-            request.principal.name().as_str(),
-            &request.principal.version().to_string(),
+            request.principal.fingerprint(),
             request.action.as_str(),
             request.purpose.map_or("", |p| p.name().as_str()),
             if request.mfa { "mfa" } else { "-" },
@@ -267,6 +266,7 @@ impl Policies {
         };
         let entities = self.entities(request);
         let base = self.base_context(request);
+        let set = self.applicable(request.principal, request.action);
         let verdicts = if scope == ActionScope::Field {
             request
                 .fields
@@ -284,29 +284,12 @@ impl Policies {
                         }),
                         _ => {
                             let mut context = base.clone();
-                            context.push((
-                                "field".to_owned(),
-                                RestrictedExpression::new_record([
-                                    (
-                                        "name".to_owned(),
-                                        RestrictedExpression::new_string(field.name().to_string()),
-                                    ),
-                                    (
-                                        "category".to_owned(),
-                                        RestrictedExpression::new_string(
-                                            field.category().as_str().to_owned(),
-                                        ),
-                                    ),
-                                    (
-                                        "special".to_owned(),
-                                        RestrictedExpression::new_bool(
-                                            field.category().is_special(),
-                                        ),
-                                    ),
-                                ])
-                                .unwrap_or_else(|_| RestrictedExpression::new_bool(false)),
-                            ));
-                            self.cedar(request, context, &entities, &mut errors)
+                            if let Some(record) = self.field_records.get(field.name())
+                                && self.reads_context("field")
+                            {
+                                context.push(("field".to_owned(), record.clone()));
+                            }
+                            self.cedar(request, &set, context, &entities, &mut errors)
                         }
                     };
                     Verdict {
@@ -320,7 +303,7 @@ impl Policies {
                 Some(p) if consent_missing => Err(DenyReason::NoConsent {
                     purpose: p.name().clone(),
                 }),
-                _ => self.cedar(request, base, &entities, &mut errors),
+                _ => self.cedar(request, &set, base, &entities, &mut errors),
             };
             vec![Verdict {
                 field: None,
@@ -340,41 +323,57 @@ impl Policies {
         Entities::from_entities(list, None).unwrap_or_else(|_| Entities::empty())
     }
 
+    /// Whether some policy reads this context attribute. Requests are not
+    /// checked against the schema at run time, so an attribute that no
+    /// policy reads can be left out: it cannot change a decision.
+    fn reads_context(&self, attr: &str) -> bool {
+        self.reads.context_whole || self.reads.context_attrs.contains(attr)
+    }
+
     fn base_context(&self, request: &AccessRequest<'_>) -> Vec<(String, RestrictedExpression)> {
-        let now = request
-            .now
-            .to_offset(time::UtcOffset::UTC)
-            .replace_nanosecond(0)
-            .unwrap_or(request.now)
-            .format(&Rfc3339)
-            .unwrap_or_default();
-        let mut context = vec![
-            (
+        let mut context = Vec::with_capacity(5);
+        if self.reads_context("mfa") {
+            context.push((
                 "mfa".to_owned(),
                 RestrictedExpression::new_bool(request.mfa),
-            ),
-            (
+            ));
+        }
+        if self.reads_context("auth") {
+            context.push((
                 "auth".to_owned(),
                 RestrictedExpression::new_string(request.auth.to_owned()),
-            ),
-            ("now".to_owned(), RestrictedExpression::new_datetime(now)),
-        ];
+            ));
+        }
+        if self.reads_context("now") {
+            let now = request
+                .now
+                .to_offset(time::UtcOffset::UTC)
+                .replace_nanosecond(0)
+                .unwrap_or(request.now)
+                .format(&Rfc3339)
+                .unwrap_or_default();
+            context.push(("now".to_owned(), RestrictedExpression::new_datetime(now)));
+        }
         if request.action.scope() != ActionScope::Vault {
-            context.push((
-                "purpose".to_owned(),
-                RestrictedExpression::new_string(
-                    request.purpose.map_or("", |p| p.name().as_str()).to_owned(),
-                ),
-            ));
-            context.push((
-                "fields".to_owned(),
-                RestrictedExpression::new_set(
-                    request
-                        .fields
-                        .iter()
-                        .map(|f| RestrictedExpression::new_string(f.name().to_string())),
-                ),
-            ));
+            if self.reads_context("purpose") {
+                context.push((
+                    "purpose".to_owned(),
+                    RestrictedExpression::new_string(
+                        request.purpose.map_or("", |p| p.name().as_str()).to_owned(),
+                    ),
+                ));
+            }
+            if self.reads_context("fields") {
+                context.push((
+                    "fields".to_owned(),
+                    RestrictedExpression::new_set(
+                        request
+                            .fields
+                            .iter()
+                            .map(|f| RestrictedExpression::new_string(f.name().to_string())),
+                    ),
+                ));
+            }
         }
         context
     }
@@ -382,6 +381,7 @@ impl Policies {
     fn cedar(
         &self,
         request: &AccessRequest<'_>,
+        set: &cedar_policy::PolicySet,
         context: Vec<(String, RestrictedExpression)>,
         entities: &Entities,
         errors: &mut Vec<String>,
@@ -405,7 +405,7 @@ impl Policies {
             errors.push("the request could not be built".to_owned());
             return Err(DenyReason::NotPermitted);
         };
-        let response = Authorizer::new().is_authorized(&cedar_request, &self.set, entities);
+        let response = Authorizer::new().is_authorized(&cedar_request, set, entities);
         for error in response.diagnostics().errors() {
             errors.push(error.to_string());
         }

@@ -73,16 +73,18 @@ pub struct PrincipalFacts {
 pub struct PrincipalEntity {
     facts: PrincipalFacts,
     uid: EntityUid,
+    /// The uids of the groups it is in: its kind, role and team.
+    groups: Vec<EntityUid>,
     entity: Entity,
-    version: u64,
+    /// Everything the entity is made of, for cache keys: decisions depend on
+    /// a principal only through its entity, so two principals (or two
+    /// states of one) with the same fingerprint decide alike.
+    fingerprint: String,
 }
 
 impl PrincipalEntity {
-    /// Prepares a principal's entity. `version` identifies this state of the
-    /// principal (the vault's access generation when it was loaded): cached
-    /// decisions are keyed by it, so a changed principal never reuses the
-    /// decisions of its former self.
-    pub fn new(facts: PrincipalFacts, version: u64) -> Self {
+    /// Prepares a principal's entity.
+    pub fn new(facts: PrincipalFacts) -> Self {
         let uid = uid(&TYPES.principal, facts.name.as_str());
         let mut attrs = HashMap::new();
         attrs.insert(
@@ -107,15 +109,24 @@ impl PrincipalEntity {
         if let Some(team) = facts.attributes.get(AttributeKey::Team) {
             parents.insert(self::uid(&TYPES.team, team));
         }
+        let groups: Vec<EntityUid> = parents.iter().cloned().collect();
         // Strings never fail to evaluate; if Cedar ever refused them, an
         // entity with no attributes and no groups can only be denied.
         let entity = Entity::new(uid.clone(), attrs, parents)
             .unwrap_or_else(|_| Entity::new_no_attrs(uid.clone(), HashSet::new()));
+        let mut fingerprint = format!("{}\u{1e}{}", facts.name, facts.kind);
+        for (key, value) in facts.attributes.iter() {
+            fingerprint.push('\u{1e}');
+            fingerprint.push_str(key.as_str());
+            fingerprint.push('=');
+            fingerprint.push_str(value);
+        }
         Self {
             facts,
             uid,
+            groups,
             entity,
-            version,
+            fingerprint,
         }
     }
 
@@ -129,9 +140,14 @@ impl PrincipalEntity {
         &self.facts.name
     }
 
-    /// The version it was built at.
-    pub fn version(&self) -> u64 {
-        self.version
+    /// Everything the entity is made of, as one string.
+    pub(crate) fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Whether the principal is `uid` or in it.
+    pub(crate) fn is_in(&self, uid: &EntityUid) -> bool {
+        &self.uid == uid || self.groups.contains(uid)
     }
 
     pub(crate) fn uid(&self) -> &EntityUid {

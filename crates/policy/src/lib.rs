@@ -25,6 +25,7 @@ mod decision;
 mod diagnostics;
 mod entities;
 mod policies;
+mod scope;
 
 pub use action::{Action, ActionScope};
 pub use cases::{CaseFile, CaseReport, CaseResult};

@@ -2,16 +2,20 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
-use cedar_policy::{PolicyId, PolicySet, ValidationMode, Validator};
+use cedar_policy::{Policy, PolicyId, PolicySet, RestrictedExpression, ValidationMode, Validator};
 use custos_model::{AttributeKey, Schema};
 
+use crate::action::Action;
 use crate::analysis::Reads;
 use crate::cache::DecisionCache;
 use crate::cedar_schema::cedar_schema_text;
 use crate::diagnostics::{
     PolicyError, PolicyProblem, from_diagnostic, line_column, statement_starts,
 };
+use crate::entities::PrincipalEntity;
+use crate::scope::RuleScope;
 
 /// The default policies for a party or union.
 pub const DEFAULT_POLICIES: &str = include_str!("../policies/party.cedar");
@@ -56,6 +60,12 @@ pub struct Policies {
     by_id: HashMap<String, usize>,
     pub(crate) reads: Reads,
     pub(crate) cache: DecisionCache,
+    /// Every rule with its scope, to pick the ones a request could meet.
+    candidates: Vec<(Policy, RuleScope)>,
+    /// The rule subsets built so far, by the indexes of their rules.
+    subsets: Mutex<HashMap<Vec<usize>, Arc<PolicySet>>>,
+    /// Each field's `context.field` record, built once.
+    pub(crate) field_records: HashMap<custos_model::FieldName, RestrictedExpression>,
 }
 
 /// The characters an `@id` may use.
@@ -157,6 +167,7 @@ impl Policies {
         let mut rules = Vec::with_capacity(numbered.len());
         let mut by_id = HashMap::new();
         let mut reads = Reads::default();
+        let mut candidates = Vec::with_capacity(numbered.len());
         for (index, policy) in &numbered {
             let line = line_of(*index);
             let Some(id) = policy.annotation("id").map(str::to_owned) else {
@@ -195,6 +206,7 @@ impl Policies {
                         ..starts.get(index + 1).copied().unwrap_or(text.len());
                     problems.extend(unknown_attributes(text, span, &id, &own, schema));
                     reads.merge(own);
+                    candidates.push((renamed.clone(), RuleScope::from_json(&json)));
                 }
                 Err(e) => {
                     problems.push(PolicyProblem {
@@ -253,6 +265,28 @@ impl Policies {
         if !problems.is_empty() {
             return Err(PolicyError { problems });
         }
+        let field_records = schema
+            .fields()
+            .iter()
+            .filter_map(|f| {
+                RestrictedExpression::new_record([
+                    (
+                        "name".to_owned(),
+                        RestrictedExpression::new_string(f.name().to_string()),
+                    ),
+                    (
+                        "category".to_owned(),
+                        RestrictedExpression::new_string(f.category().as_str().to_owned()),
+                    ),
+                    (
+                        "special".to_owned(),
+                        RestrictedExpression::new_bool(f.category().is_special()),
+                    ),
+                ])
+                .ok()
+                .map(|record| (f.name().clone(), record))
+            })
+            .collect();
         Ok(Self {
             text: text.to_owned(),
             set,
@@ -261,7 +295,44 @@ impl Policies {
             by_id,
             reads,
             cache: DecisionCache::default(),
+            candidates,
+            subsets: Mutex::new(HashMap::new()),
+            field_records,
         })
+    }
+
+    /// The rules that could apply to this principal doing this action, as a
+    /// set of their own: the same decisions as the whole set, with less to
+    /// evaluate.
+    pub(crate) fn applicable(&self, principal: &PrincipalEntity, action: Action) -> Arc<PolicySet> {
+        let indexes: Vec<usize> = self
+            .candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, scope))| scope.admits(principal, action))
+            .map(|(i, _)| i)
+            .collect();
+        let mut subsets = self.subsets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(set) = subsets.get(&indexes) {
+            return Arc::clone(set);
+        }
+        let set = PolicySet::from_policies(
+            indexes
+                .iter()
+                .filter_map(|&i| self.candidates.get(i))
+                .map(|(p, _)| p.clone()),
+        )
+        // Policies that formed one valid set still form one; if Cedar
+        // ever disagreed, the whole set gives the same decisions.
+        .unwrap_or_else(|_| self.set.clone());
+        let set = Arc::new(set);
+        // Subsets depend only on which groups a principal is in, so there
+        // are few; the bound is a guard, not an expectation.
+        if subsets.len() >= 4096 {
+            subsets.clear();
+        }
+        subsets.insert(indexes, Arc::clone(&set));
+        set
     }
 
     /// The default policies for `schema`: the party defaults if they fit

@@ -9,20 +9,12 @@ use crate::{
     AccessRequest, Action, DenyReason, Policies, PrincipalEntity, PrincipalFacts, SubjectFacts,
 };
 
-fn principal(
-    name: &str,
-    kind: PrincipalKind,
-    attrs: &[(&str, &str)],
-    version: u64,
-) -> PrincipalEntity {
-    PrincipalEntity::new(
-        PrincipalFacts {
-            name: PrincipalName::parse(name).unwrap(),
-            kind,
-            attributes: Attributes::parse_pairs(attrs.iter().copied()).unwrap(),
-        },
-        version,
-    )
+fn principal(name: &str, kind: PrincipalKind, attrs: &[(&str, &str)]) -> PrincipalEntity {
+    PrincipalEntity::new(PrincipalFacts {
+        name: PrincipalName::parse(name).unwrap(),
+        kind,
+        attributes: Attributes::parse_pairs(attrs.iter().copied()).unwrap(),
+    })
 }
 
 fn purpose(name: &str) -> Purpose {
@@ -66,7 +58,6 @@ fn decisions_are_field_by_field_with_reasons() {
         "ana",
         PrincipalKind::Representative,
         &[("constituency", "E1")],
-        1,
     );
     let id = SubjectId::parse("M1").unwrap();
     let attrs = scope(&[("constituency", "E1")]);
@@ -111,7 +102,7 @@ fn decisions_are_field_by_field_with_reasons() {
 #[test]
 fn forbids_name_their_rule() {
     let f = Fixture::new(crate::DEFAULT_POLICIES);
-    let mo = principal("mo", PrincipalKind::Staff, &[("team", "membership")], 1);
+    let mo = principal("mo", PrincipalKind::Staff, &[("team", "membership")]);
     let id = SubjectId::parse("M1").unwrap();
     let attrs = scope(&[]);
     let fields = f.fields(&["ethnicity"]);
@@ -166,17 +157,15 @@ fn the_cache_never_confuses_subjects_principals_or_versions() {
         "ana",
         PrincipalKind::Representative,
         &[("constituency", "E1")],
-        1,
     );
     assert!(decide(&ana, &inside));
     assert!(!decide(&ana, &outside), "same id, other constituency");
     assert!(decide(&ana, &inside), "cached");
-    // The same name at a later version, moved to another constituency.
+    // The same name, moved to another constituency.
     let moved = principal(
         "ana",
         PrincipalKind::Representative,
         &[("constituency", "E2")],
-        2,
     );
     assert!(!decide(&moved, &inside));
     assert!(decide(&moved, &outside));
@@ -188,7 +177,7 @@ fn policies_on_the_clock_are_evaluated_every_time() {
         r#"@id("until-2000") permit (principal, action, resource) when { context.now < datetime("2000-01-01") };"#,
     );
     assert!(f.policies.reads.clock);
-    let root = principal("root", PrincipalKind::Staff, &[("role", "admin")], 1);
+    let root = principal("root", PrincipalKind::Staff, &[("role", "admin")]);
     let request = |now| AccessRequest {
         principal: &root,
         action: Action::Administer,
@@ -221,7 +210,7 @@ fn a_policy_that_errors_is_skipped_and_reported() {
         r#"@id("everyone") permit (principal, action == Custos::Action::"administer", resource);
            @id("never") forbid (principal, action == Custos::Action::"administer", resource) when { principal has team && principal.team == "nobody" };"#,
     );
-    let root = principal("root", PrincipalKind::Staff, &[], 1);
+    let root = principal("root", PrincipalKind::Staff, &[]);
     let decision = f.policies.decide(&AccessRequest {
         principal: &root,
         action: Action::Administer,
@@ -239,7 +228,7 @@ fn a_policy_that_errors_is_skipped_and_reported() {
 #[test]
 fn consent_is_checked_before_policies() {
     let f = Fixture::new(r#"@id("all") permit (principal, action, resource);"#);
-    let vic = principal("vic", PrincipalKind::Volunteer, &[], 1);
+    let vic = principal("vic", PrincipalKind::Volunteer, &[]);
     let id = SubjectId::parse("M1").unwrap();
     let fields = f.fields(&["phone"]);
     let campaigning = purpose("campaigning");
