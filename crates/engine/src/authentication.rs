@@ -19,7 +19,8 @@ use crate::alerts::AlertKind;
 use crate::clock::{now_stamp, parse_stamp, stamp};
 use crate::error::{AuthFailure, EngineError};
 use crate::principal::{
-    Actor, AuthMethod, Caller, Credentials, NO_PURPOSE, Principal, UNKNOWN_PURPOSE,
+    Actor, AuthMethod, Caller, Credentials, NO_PURPOSE, Principal, SEVERAL_PURPOSES,
+    UNKNOWN_PURPOSE,
 };
 use crate::recording::{Action, Entry};
 use crate::vault::Vault;
@@ -167,7 +168,11 @@ impl Vault {
     ) -> Result<Actor, EngineError> {
         let mut actor = self.admit_principal(caller, action, subjects)?;
         let state = actor.state()?;
-        let refusal = match caller.declared_purpose().filter(|p| !p.is_empty()) {
+        let refusal = match caller.declared_purpose() {
+            None if caller.declares_several_purposes() => EngineError::Purpose {
+                code: "purpose_ambiguous",
+                message: "declare exactly one purpose: the request names different ones (for example the `purpose` query parameter and the `X-Purpose` header)".to_owned(),
+            },
             None => EngineError::Purpose {
                 code: "purpose_required",
                 message: format!(
@@ -195,6 +200,10 @@ impl Vault {
                 code: "purpose_required",
                 ..
             } => NO_PURPOSE.to_owned(),
+            EngineError::Purpose {
+                code: "purpose_ambiguous",
+                ..
+            } => SEVERAL_PURPOSES.to_owned(),
             _ => UNKNOWN_PURPOSE.to_owned(),
         };
         Err(self.refuse(&actor, action, subjects.to_vec(), refusal))

@@ -44,7 +44,8 @@ impl fmt::Debug for Credentials {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub(crate) credentials: Credentials,
-    purpose: Option<String>,
+    /// Every purpose the request declared; exactly one is accepted.
+    purposes: Vec<String>,
     request_id: String,
     client: String,
     strict: bool,
@@ -74,7 +75,7 @@ impl Caller {
     fn new(credentials: Credentials, request_id: &str, client: &str) -> Self {
         Self {
             credentials,
-            purpose: None,
+            purposes: Vec::new(),
             request_id: request_id.to_owned(),
             client: client.to_owned(),
             strict: false,
@@ -82,8 +83,22 @@ impl Caller {
     }
 
     /// The same request declaring this purpose (or none).
-    pub fn with_purpose(mut self, purpose: Option<&str>) -> Self {
-        self.purpose = purpose.map(|p| p.trim().to_owned());
+    pub fn with_purpose(self, purpose: Option<&str>) -> Self {
+        self.with_purposes(purpose)
+    }
+
+    /// The same request declaring these purposes, as a request may declare
+    /// them in several places (an HTTP query parameter and a header). One,
+    /// or the same one several times, is accepted; none, or two different
+    /// ones, is refused and recorded.
+    pub fn with_purposes<'a>(mut self, purposes: impl IntoIterator<Item = &'a str>) -> Self {
+        self.purposes.clear();
+        for purpose in purposes {
+            let purpose = purpose.trim();
+            if !purpose.is_empty() && !self.purposes.iter().any(|p| p == purpose) {
+                self.purposes.push(purpose.to_owned());
+            }
+        }
         self
     }
 
@@ -94,9 +109,17 @@ impl Caller {
         self
     }
 
-    /// The purpose as declared, unchecked.
+    /// The purpose as declared, unchecked, if exactly one was.
     pub fn declared_purpose(&self) -> Option<&str> {
-        self.purpose.as_deref()
+        match self.purposes.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// Whether different purposes were declared.
+    pub(crate) fn declares_several_purposes(&self) -> bool {
+        self.purposes.len() > 1
     }
 
     /// The request id.
@@ -210,6 +233,8 @@ pub(crate) const NO_PURPOSE: &str = "(none)";
 /// How the ledger names a purpose that is not in the registry: never the
 /// text typed, which could be anything.
 pub(crate) const UNKNOWN_PURPOSE: &str = "(unknown)";
+/// How the ledger names the purpose of a request that declared several.
+pub(crate) const SEVERAL_PURPOSES: &str = "(several)";
 
 impl Actor {
     /// An actor before authentication.

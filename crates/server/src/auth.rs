@@ -42,9 +42,11 @@ impl FromRequestParts<AppState> for Caller {
         let params = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
             .map_err(|_| ApiError::bad_request("the query string is malformed"))?
             .0;
-        let purpose = declared_purpose(&params, &parts.headers)?;
+        let purposes = declared_purposes(&params, &parts.headers)?;
         let strict = strict_mode(&params)?;
-        Ok(Self(unchecked(parts).with_purpose(purpose).strict(strict)))
+        Ok(Self(
+            unchecked(parts).with_purposes(purposes).strict(strict),
+        ))
     }
 }
 
@@ -94,36 +96,22 @@ fn bearer(value: &HeaderValue) -> &str {
     }
 }
 
-/// The one purpose the request declares, as the `purpose` query parameter
-/// or the `X-Purpose` header, or none. Declaring two different ones is a
-/// malformed request: which of them would the ledger record?
-fn declared_purpose<'a>(
+/// Every purpose the request declares, as the `purpose` query parameter
+/// and the `X-Purpose` header. The engine accepts exactly one (the same one
+/// twice is one) and refuses, and records, none or two different ones.
+fn declared_purposes<'a>(
     params: &'a [(String, String)],
     headers: &'a HeaderMap,
-) -> Result<Option<&'a str>, ApiError> {
-    let mut declared: Option<&str> = None;
+) -> Result<Vec<&'a str>, ApiError> {
     let from_query = params
         .iter()
         .filter(|(k, _)| k == PURPOSE_PARAM)
-        .map(|(_, v)| Ok(v.trim()));
+        .map(|(_, v)| Ok(v.as_str()));
     let from_header = headers.get_all(&PURPOSE_HEADER).iter().map(|v| {
         v.to_str()
-            .map(str::trim)
             .map_err(|_| ApiError::bad_request("the `X-Purpose` header must be plain text"))
     });
-    for purpose in from_query.chain(from_header) {
-        let purpose = purpose?;
-        match declared {
-            Some(earlier) if earlier != purpose => {
-                return Err(ApiError::bad_request(
-                    "declare exactly one purpose: the `purpose` query parameter and the \
-                     `X-Purpose` header name different ones",
-                ));
-            }
-            _ => declared = Some(purpose),
-        }
-    }
-    Ok(declared)
+    from_query.chain(from_header).collect()
 }
 
 /// Whether `strict=true` was given.
@@ -161,27 +149,24 @@ mod tests {
     }
 
     #[test]
-    fn one_purpose_from_the_query_or_the_header() {
+    fn purposes_come_from_the_query_and_the_header() {
         let mut headers = HeaderMap::new();
-        assert_eq!(declared_purpose(&params(&[]), &headers).unwrap(), None);
+        assert!(
+            declared_purposes(&params(&[]), &headers)
+                .unwrap()
+                .is_empty()
+        );
         let query = params(&[("purpose", "casework")]);
-        assert_eq!(
-            declared_purpose(&query, &headers).unwrap(),
-            Some("casework")
-        );
-        headers.insert(PURPOSE_HEADER, HeaderValue::from_static("casework"));
-        assert_eq!(
-            declared_purpose(&query, &headers).unwrap(),
-            Some("casework")
-        );
-        assert_eq!(
-            declared_purpose(&params(&[]), &headers).unwrap(),
-            Some("casework")
-        );
+        assert_eq!(declared_purposes(&query, &headers).unwrap(), ["casework"]);
         headers.insert(PURPOSE_HEADER, HeaderValue::from_static("finance"));
-        assert!(declared_purpose(&query, &headers).is_err());
-        let twice = params(&[("purpose", "casework"), ("purpose", "finance")]);
-        assert!(declared_purpose(&twice, &HeaderMap::new()).is_err());
+        assert_eq!(
+            declared_purposes(&query, &headers).unwrap(),
+            ["casework", "finance"]
+        );
+        assert_eq!(
+            declared_purposes(&params(&[]), &headers).unwrap(),
+            ["finance"]
+        );
     }
 
     #[test]

@@ -348,6 +348,14 @@ fn purposes_are_required_and_checked_and_refusals_recorded_without_the_text() {
     .unwrap_err();
     assert_eq!(err.code(), Some("unknown_purpose"));
     assert_eq!(err.kind(), ErrorKind::Invalid);
+    let two =
+        Caller::with_token(&org.ana, "req", "192.0.2.1").with_purposes(["casework", "finance"]);
+    let err = read(v, &two, "M1", &["email"]).unwrap_err();
+    assert_eq!(err.code(), Some("purpose_ambiguous"));
+    // The same purpose twice is one purpose.
+    let same =
+        Caller::with_token(&org.ana, "req", "192.0.2.1").with_purposes(["casework", " casework"]);
+    read(v, &same, "M1", &["email"]).unwrap();
     let events = events_of(v, "ana");
     let denied: Vec<(&str, &str)> = events
         .iter()
@@ -358,7 +366,8 @@ fn purposes_are_required_and_checked_and_refusals_recorded_without_the_text() {
         denied,
         [
             ("(none)", "purpose_required"),
-            ("(unknown)", "unknown_purpose")
+            ("(unknown)", "unknown_purpose"),
+            ("(several)", "purpose_ambiguous")
         ]
     );
     let raw = std::fs::read(org.t.dir().join("ledger.sqlite")).unwrap();

@@ -285,7 +285,7 @@ fn one_registered_purpose_is_required() {
         &[("x-purpose", "finance")],
     );
     assert_eq!(differing.status, 400, "{}", differing.text());
-    assert_eq!(differing.json()["error"]["code"], "invalid");
+    assert_eq!(differing.json()["error"]["code"], "purpose_ambiguous");
     assert!(
         differing.text().contains("declare exactly one purpose"),
         "{}",
