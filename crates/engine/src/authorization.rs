@@ -82,6 +82,34 @@ pub(crate) fn denials_of(decision: &Decision) -> Vec<Denial> {
         .collect()
 }
 
+/// Decides an action for an authenticated actor, against the access state
+/// it was admitted under.
+fn decide_for(
+    actor: &Actor,
+    action: Action,
+    subject: Option<SubjectFacts<'_>>,
+    fields: &[&custos_model::FieldSpec],
+) -> Result<Arc<Decision>, EngineError> {
+    let state = actor.state()?;
+    let principal = actor.principal.as_ref().ok_or_else(|| {
+        EngineError::Config("an unauthenticated actor reached authorization".to_owned())
+    })?;
+    let decision = state.policies.decide(&AccessRequest {
+        principal: &principal.entity,
+        action: policy_action(action),
+        subject,
+        fields,
+        purpose: actor.purpose.as_deref(),
+        mfa: principal.mfa,
+        auth: principal.auth(),
+        now: OffsetDateTime::now_utc(),
+    });
+    for error in decision.errors() {
+        tracing::warn!(%error, "a policy failed to evaluate and was skipped");
+    }
+    Ok(decision)
+}
+
 impl Vault {
     /// Decides an action on one subject; `indexes` are the fields asked
     /// for (empty for subject actions).
@@ -93,26 +121,8 @@ impl Vault {
         scope: &[(FieldName, String)],
         indexes: &[usize],
     ) -> Result<Arc<Decision>, EngineError> {
-        let state = actor.state()?;
-        let principal = actor.principal.as_ref().ok_or_else(|| {
-            EngineError::Config("an unauthenticated actor reached authorization".to_owned())
-        })?;
         let fields: Vec<_> = indexes.iter().map(|&i| &self.schema.fields()[i]).collect();
-        let request = AccessRequest {
-            principal: &principal.entity,
-            action: policy_action(action),
-            subject: Some(SubjectFacts { id, scope }),
-            fields: &fields,
-            purpose: actor.purpose.as_deref(),
-            mfa: principal.mfa,
-            auth: principal.auth(),
-            now: OffsetDateTime::now_utc(),
-        };
-        let decision = state.policies.decide(&request);
-        for error in decision.errors() {
-            tracing::warn!(%error, "a policy failed to evaluate and was skipped");
-        }
-        Ok(decision)
+        decide_for(actor, action, Some(SubjectFacts { id, scope }), &fields)
     }
 
     /// Decides field access and returns the proof for the allowed fields.
@@ -209,21 +219,7 @@ impl Vault {
     /// Decides an action on the vault as a whole (import, administration,
     /// audit) and records a refusal.
     pub(crate) fn authorize_vault(&self, actor: &Actor, action: Action) -> Result<(), EngineError> {
-        let state = actor.state()?;
-        let principal = actor.principal.as_ref().ok_or_else(|| {
-            EngineError::Config("an unauthenticated actor reached authorization".to_owned())
-        })?;
-        let request = AccessRequest {
-            principal: &principal.entity,
-            action: policy_action(action),
-            subject: None,
-            fields: &[],
-            purpose: actor.purpose.as_deref(),
-            mfa: principal.mfa,
-            auth: principal.auth(),
-            now: OffsetDateTime::now_utc(),
-        };
-        let decision = state.policies.decide(&request);
+        let decision = decide_for(actor, action, None, &[])?;
         if decision.is_permitted() {
             Ok(())
         } else {

@@ -31,6 +31,7 @@ pub use head::{HeadError, SignedHead, TreeHead};
 pub use merkle::Hash;
 pub use recorder::{
     HeadPolicy, MAX_BATCH_EVENTS, NewEvent, RecordError, Recorded, Recorder, RecorderStats,
+    format_time,
 };
 pub use storage::{
     AppendBatch, AppendedEvent, BoxError, EventQuery, HeadRow, LedgerStore, LedgerStoreError,

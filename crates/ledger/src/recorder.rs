@@ -621,7 +621,14 @@ fn event_time(vault_id: &VaultId, last: Option<&str>) -> String {
 }
 
 fn now_utc() -> String {
-    let t = time::OffsetDateTime::now_utc();
+    format_time(time::OffsetDateTime::now_utc())
+}
+
+/// A time in the ledger's one accepted form, `YYYY-MM-DDTHH:MM:SS.mmmZ` in
+/// UTC, which sorts as text in time order. Other records that are compared
+/// with event times (the store's principals, tokens and alerts) use it too.
+pub fn format_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         t.year(),

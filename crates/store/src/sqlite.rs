@@ -256,16 +256,19 @@ pub(crate) fn connect(
 }
 
 fn migrate(conn: &mut Connection, options: SqliteOptions) -> Result<(), StoreError> {
-    let found: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| classify(e, options))?;
-    if found > FORMAT {
-        return Err(StoreError::TooNew {
-            found,
-            supported: FORMAT,
-        });
-    }
-    if found == FORMAT {
+    let format = |conn: &Connection| -> Result<i64, StoreError> {
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| classify(e, options))?;
+        if found > FORMAT {
+            return Err(StoreError::TooNew {
+                found,
+                supported: FORMAT,
+            });
+        }
+        Ok(found)
+    };
+    if format(conn)? == FORMAT {
         return Ok(());
     }
     let tx =
@@ -273,15 +276,7 @@ fn migrate(conn: &mut Connection, options: SqliteOptions) -> Result<(), StoreErr
     // Another process may have upgraded the store while this one waited for
     // the lock; read the format again under it, or it would run the same
     // migration twice.
-    let found: i64 = tx
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| classify(e, options))?;
-    if found > FORMAT {
-        return Err(StoreError::TooNew {
-            found,
-            supported: FORMAT,
-        });
-    }
+    let found = format(&tx)?;
     for (i, sql) in MIGRATIONS
         .iter()
         .enumerate()
