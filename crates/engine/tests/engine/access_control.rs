@@ -743,3 +743,44 @@ fn writes_are_all_or_nothing() {
         .is_err()
     );
 }
+
+#[test]
+fn a_vault_from_before_principals_gets_its_admin_purposes_and_policies() {
+    let t = TestVault::new();
+    t.add("M1", &[("given_name", "Nia")]);
+    // What a format-1 vault held: the admin token's digest in `meta`, and
+    // no principals, tokens, purposes or policies.
+    let token = custos_crypto::ApiToken::generate();
+    {
+        let db = t.db();
+        db.execute_batch(
+            "DELETE FROM tokens; DELETE FROM principals; DELETE FROM policies; DELETE FROM purposes;",
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('admin_token_sha256', ?1)",
+            [token.digest().as_bytes().as_slice()],
+        )
+        .unwrap();
+    }
+    let vault = t.reopen().unwrap();
+    let admin =
+        Caller::with_token(token.expose(), "req", "x").with_purpose(Some("membership_admin"));
+    let (got, _) = read(&vault, &admin, "M1", &["given_name"]).unwrap();
+    assert_eq!(got, ["given_name"]);
+    let op = vault.local_operator();
+    assert_eq!(
+        vault
+            .principal(&op, "admin")
+            .unwrap()
+            .record
+            .attributes
+            .get(custos_model::AttributeKey::Role),
+        Some("admin")
+    );
+    assert_eq!(vault.purposes(&op).unwrap().len(), 7);
+    assert_eq!(
+        vault.current_policy(&op).unwrap().text,
+        custos_engine::DEFAULT_POLICIES
+    );
+}
