@@ -102,12 +102,20 @@ impl Vault {
         generation: u64,
         previous: Option<&AccessState>,
     ) -> Result<AccessState, EngineError> {
+        // An unchanged principal keeps its prepared entity: a change to one
+        // principal should not rebuild every other's.
         let principals = self
             .store
             .principals()?
             .into_iter()
             .map(|record| {
-                let entity = Arc::new(PrincipalEntity::new(facts(&record)));
+                let entity = previous
+                    .and_then(|p| p.principals.get(&record.name))
+                    .filter(|old| facts(&old.record) == facts(&record))
+                    .map_or_else(
+                        || Arc::new(PrincipalEntity::new(facts(&record))),
+                        |old| Arc::clone(&old.entity),
+                    );
                 (record.name.clone(), LoadedPrincipal { record, entity })
             })
             .collect();
