@@ -10,7 +10,7 @@
 //! of release for requests already under way.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use custos_model::{PrincipalName, Purpose, PurposeName};
 use custos_policy::{Policies, PrincipalEntity, PrincipalFacts};
@@ -36,7 +36,7 @@ pub(crate) struct AccessState {
     pub(crate) policy_version: u64,
     /// Tokens looked up at this generation, by digest. Only tokens that
     /// exist are kept, so a token created later is found in the store.
-    tokens: Mutex<HashMap<[u8; 32], Arc<TokenRecord>>>,
+    tokens: RwLock<HashMap<[u8; 32], Arc<TokenRecord>>>,
 }
 
 impl AccessState {
@@ -49,7 +49,7 @@ impl AccessState {
             purposes: BTreeMap::new(),
             policies,
             policy_version: 0,
-            tokens: Mutex::new(HashMap::new()),
+            tokens: RwLock::new(HashMap::new()),
         }
     }
 
@@ -144,7 +144,7 @@ impl Vault {
             purposes,
             policies,
             policy_version: stored.version,
-            tokens: Mutex::new(HashMap::new()),
+            tokens: RwLock::new(HashMap::new()),
         })
     }
 
@@ -156,7 +156,7 @@ impl Vault {
     ) -> Result<Option<Arc<TokenRecord>>, EngineError> {
         if let Some(hit) = state
             .tokens
-            .lock()
+            .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(digest)
         {
@@ -168,7 +168,7 @@ impl Vault {
         let found = Arc::new(found);
         state
             .tokens
-            .lock()
+            .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(*digest, Arc::clone(&found));
         Ok(Some(found))

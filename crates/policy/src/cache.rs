@@ -5,7 +5,7 @@
 //! `Policies::cache_key`) and reused.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use crate::decision::Decision;
 
@@ -15,17 +15,19 @@ const CAPACITY: usize = 16_384;
 
 #[derive(Debug, Default)]
 pub(crate) struct DecisionCache {
-    entries: Mutex<HashMap<String, Arc<Decision>>>,
+    // A read lock for lookups: nearly every request is a hit, and many
+    // requests look up at once.
+    entries: RwLock<HashMap<String, Arc<Decision>>>,
 }
 
 impl DecisionCache {
     pub(crate) fn get(&self, key: &str) -> Option<Arc<Decision>> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries.get(key).cloned()
     }
 
     pub(crate) fn insert(&self, key: String, decision: Arc<Decision>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= CAPACITY {
             entries.clear();
         }
