@@ -168,6 +168,7 @@ impl Vault {
     ) -> Result<Actor, EngineError> {
         let mut actor = self.admit_principal(caller, action, subjects)?;
         let state = actor.state()?;
+        actor.purpose_label = purpose_label(&state, caller);
         let refusal = match caller.declared_purpose() {
             None if caller.declares_several_purposes() => EngineError::Purpose {
                 code: "purpose_ambiguous",
@@ -182,7 +183,6 @@ impl Vault {
             },
             Some(name) => match state.purpose(name) {
                 Some(purpose) => {
-                    actor.purpose_label = purpose.name().to_string();
                     actor.purpose = Some(Arc::clone(purpose));
                     return Ok(actor);
                 }
@@ -194,17 +194,6 @@ impl Vault {
                     ),
                 },
             },
-        };
-        actor.purpose_label = match refusal {
-            EngineError::Purpose {
-                code: "purpose_required",
-                ..
-            } => NO_PURPOSE.to_owned(),
-            EngineError::Purpose {
-                code: "purpose_ambiguous",
-                ..
-            } => SEVERAL_PURPOSES.to_owned(),
-            _ => UNKNOWN_PURPOSE.to_owned(),
         };
         Err(self.refuse(&actor, action, subjects.to_vec(), refusal))
     }
@@ -220,14 +209,7 @@ impl Vault {
             (state, Ok(principal)) => Ok(Actor::authenticated(caller, principal, state)),
             (state, Err((failure, name))) => {
                 let mut actor = Actor::unauthenticated(caller, name.as_ref());
-                // The purpose they claimed, if it is a registered one: the
-                // ledger never copies an unregistered name.
-                actor.purpose_label = match caller.declared_purpose().filter(|p| !p.is_empty()) {
-                    None => NO_PURPOSE.to_owned(),
-                    Some(p) => state
-                        .purpose(p)
-                        .map_or_else(|| UNKNOWN_PURPOSE.to_owned(), |p| p.name().to_string()),
-                };
+                actor.purpose_label = purpose_label(&state, caller);
                 self.alert_on_refusal(&failure, name.as_ref(), action, "an attempt to act");
                 Err(self.refuse(
                     &actor,
@@ -507,6 +489,19 @@ impl Vault {
         actor
             .principal
             .ok_or(EngineError::Unauthenticated(AuthFailure::Missing))
+    }
+}
+
+/// How the ledger names the purpose a request declared: the registered
+/// name, or a placeholder for none, several or an unregistered one. The
+/// ledger never copies an unregistered name, which could be anything.
+fn purpose_label(state: &AccessState, caller: &Caller) -> String {
+    match caller.declared_purpose() {
+        Some(name) => state
+            .purpose(name)
+            .map_or_else(|| UNKNOWN_PURPOSE.to_owned(), |p| p.name().to_string()),
+        None if caller.declares_several_purposes() => SEVERAL_PURPOSES.to_owned(),
+        None => NO_PURPOSE.to_owned(),
     }
 }
 

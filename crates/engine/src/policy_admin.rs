@@ -45,8 +45,7 @@ impl Vault {
         cases: &str,
         text: Option<&str>,
     ) -> Result<CaseReport, EngineError> {
-        self.admit_admin(caller, Action::Administer)?;
-        let state = self.access()?;
+        let state = self.admit_admin(caller, Action::Administer)?.state()?;
         let policies = match text {
             Some(text) => Arc::new(self.validate_policy(text)?),
             None => Arc::clone(&state.policies),
@@ -64,7 +63,7 @@ impl Vault {
         cases: Option<&str>,
     ) -> Result<AppliedPolicy, EngineError> {
         let actor = self.admit_admin(caller, Action::Administer)?;
-        let state = self.access()?;
+        let state = actor.state()?;
         let refuse = |e| self.refuse(&actor, Action::Administer, Vec::new(), e);
         let policies = self.validate_policy(text).map_err(refuse)?;
         let report = match cases {

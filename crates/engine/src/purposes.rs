@@ -52,14 +52,15 @@ impl Vault {
     /// Every registered purpose, by name. Any authenticated principal may
     /// list them: they must name one in every request.
     pub fn purposes(&self, caller: &Caller) -> Result<Vec<Arc<Purpose>>, EngineError> {
-        self.admit_principal(caller, Action::Audit, &[])?;
-        Ok(self.access()?.purposes.values().cloned().collect())
+        let actor = self.admit_principal(caller, Action::Audit, &[])?;
+        Ok(actor.state()?.purposes.values().cloned().collect())
     }
 
     /// One purpose.
     pub fn purpose(&self, caller: &Caller, name: &str) -> Result<Arc<Purpose>, EngineError> {
-        self.admit_principal(caller, Action::Audit, &[])?;
-        self.access()?
+        let actor = self.admit_principal(caller, Action::Audit, &[])?;
+        actor
+            .state()?
             .purpose(name.trim())
             .cloned()
             .ok_or_else(|| EngineError::Unknown(format!("no purpose `{}`", name.trim())))
@@ -128,8 +129,7 @@ impl Vault {
     /// The Art. 30 record of processing: every purpose with its basis,
     /// categories and fields, the recipients and the security measures.
     pub fn record_of_processing(&self, caller: &Caller) -> Result<RecordOfProcessing, EngineError> {
-        self.admit_admin(caller, Action::Audit)?;
-        let state = self.access()?;
+        let state = self.admit_admin(caller, Action::Audit)?.state()?;
         let activities = state
             .purposes
             .values()

@@ -201,11 +201,9 @@ fn policies_on_the_clock_are_evaluated_every_time() {
 }
 
 #[test]
-fn a_policy_that_errors_is_skipped_and_reported() {
-    // Valid for the validator (the attribute is optional and tested), but
-    // the test is deliberately on the wrong entity so it always errors at
-    // run time? Strict validation prevents that, so use a permit/forbid
-    // pair where the forbid cannot apply: the permit still decides.
+fn a_forbid_whose_condition_fails_leaves_the_permit_standing() {
+    // The forbid tests an optional attribute the principal lacks: it does
+    // not apply, and evaluating it is not an error.
     let f = Fixture::new(
         r#"@id("everyone") permit (principal, action == Custos::Action::"administer", resource);
            @id("never") forbid (principal, action == Custos::Action::"administer", resource) when { principal has team && principal.team == "nobody" };"#,
