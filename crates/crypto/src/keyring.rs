@@ -275,6 +275,29 @@ impl Keyring {
     }
 }
 
+impl Keyring {
+    /// A stable pseudonym for a subject id, such as `P-3f9a0c5e1b7d2a46`:
+    /// reports about people who were erased name them by it, so that a DPO
+    /// can tell them apart and match them across reports without the
+    /// report holding the membership number of someone who asked to be
+    /// forgotten. Keyed, so that it cannot be reversed by trying ids.
+    pub fn pseudonym(&self, subject: &SubjectId) -> String {
+        let mut mac = hmac_sha256(self.index_key.as_slice());
+        mac.update(b"custos/v1/pseudonym\0");
+        mac.update(subject.as_str().as_bytes());
+        let full = mac.finalize().into_bytes();
+        let mut out = String::with_capacity(18);
+        out.push_str("P-");
+        for byte in &full[..8] {
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 15)]));
+        }
+        out
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
     match <Hmac<Sha256> as Mac>::new_from_slice(key) {
         Ok(mac) => mac,
@@ -481,5 +504,21 @@ mod tests {
         assert_eq!(a.blind_index(&postcode, &v), a.blind_index(&postcode, &v));
         assert_ne!(a.blind_index(&postcode, &v), a.blind_index(&other, &v));
         assert_ne!(a.blind_index(&postcode, &v), b.blind_index(&postcode, &v));
+    }
+
+    #[test]
+    fn pseudonyms_are_stable_keyed_and_survive_rotation() {
+        let master = MasterKey::generate();
+        let (a, _) = Keyring::create(&master, &vault());
+        let (b, _) = Keyring::create(&MasterKey::generate(), &vault());
+        let p = a.pseudonym(&subject("M00000042"));
+        assert_eq!(p.len(), 18);
+        assert!(p.starts_with("P-"), "{p}");
+        assert!(!p.contains("M00000042"), "{p}");
+        assert_eq!(p, a.pseudonym(&subject("M00000042")));
+        assert_ne!(p, a.pseudonym(&subject("M00000043")));
+        assert_ne!(p, b.pseudonym(&subject("M00000042")));
+        let (rotated, _) = a.reseal(&MasterKey::generate());
+        assert_eq!(rotated.pseudonym(&subject("M00000042")), p);
     }
 }

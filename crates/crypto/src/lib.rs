@@ -19,6 +19,7 @@
 //! Login passwords are not keys: they are stored as Argon2id hashes
 //! ([`PasswordHash`]).
 
+mod content_hash;
 mod data_key;
 mod error;
 mod keyring;
@@ -28,6 +29,7 @@ mod signing;
 mod token;
 mod totp;
 
+pub use content_hash::HashingWriter;
 pub use data_key::{DataKey, FieldContext};
 pub use error::{CryptoError, KeyError};
 pub use keyring::{BlindIndex, Keyring, SealedVaultKeys, WrappedDataKey};

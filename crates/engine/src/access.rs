@@ -463,7 +463,7 @@ impl Vault {
             &actor,
             Entry {
                 reason: format!("lookup on `{field}`"),
-                ..Entry::allowed(Action::Find, allowed.iter().collect(), Vec::new())
+                ..Entry::allowed(Action::Find, allowed.iter().collect(), self.id_released())
             },
         )?;
         self.recheck(
@@ -559,7 +559,10 @@ impl Vault {
             Entry::allowed(
                 Action::List,
                 ids.clone(),
-                covered.iter().map(ToString::to_string).collect(),
+                self.id_released()
+                    .into_iter()
+                    .chain(covered.iter().map(ToString::to_string))
+                    .collect(),
             ),
         )?;
         self.recheck(&actor, Action::List, ids, recorded.seq())?;
@@ -567,6 +570,15 @@ impl Vault {
             subjects,
             next_after,
         })
+    }
+
+    /// What a listing or a lookup releases besides scope attributes: the
+    /// membership numbers themselves, which the caller did not know.
+    fn id_released(&self) -> Vec<String> {
+        field_index(&self.schema, custos_model::ID_FIELD)
+            .map(|i| self.schema.fields()[i].name().to_string())
+            .into_iter()
+            .collect()
     }
 
     /// Filters for the principal's remit: each of their attributes named

@@ -22,7 +22,7 @@ use crate::principal::{
     Actor, AuthMethod, Caller, Credentials, NO_PURPOSE, Principal, SEVERAL_PURPOSES,
     UNKNOWN_PURPOSE,
 };
-use crate::recording::{Action, Entry};
+use crate::recording::{Action, Entry, withheld_reason};
 use crate::vault::Vault;
 
 /// How long a login session lasts.
@@ -116,6 +116,7 @@ impl Vault {
             // already more than a password and a second factor.
             mfa: true,
             token_digest: None,
+            token_id: None,
         }
     }
 
@@ -154,6 +155,7 @@ impl Vault {
             },
             mfa: record.mfa,
             token_digest: Some(record.digest),
+            token_id: Some(record.id.clone()),
         }))
     }
 
@@ -267,10 +269,7 @@ impl Vault {
         };
         self.alert_on_refusal(&failure, Some(principal.name()), action, "a release");
         let entry = Entry {
-            reason: format!(
-                "{}: release withheld after event {recorded_seq}",
-                failure.code()
-            ),
+            reason: withheld_reason(failure.code(), recorded_seq),
             ..Entry::denied(action, subjects)
         };
         self.record(actor, entry)?;

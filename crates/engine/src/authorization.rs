@@ -60,8 +60,8 @@ fn policy_action(action: Action) -> custos_policy::Action {
         Action::Find => P::Find,
         Action::List => P::List,
         Action::Import => P::Import,
-        Action::Export => P::Export,
-        Action::Audit => P::Audit,
+        Action::Export | Action::ExportManifest => P::Export,
+        Action::Audit | Action::Incident => P::Audit,
         Action::Administer | Action::Login => P::Administer,
     }
 }

@@ -313,11 +313,18 @@ impl EngineError {
             Self::Forbidden(_) => ErrorKind::Forbidden,
             Self::LoginLocked { .. } => ErrorKind::TooManyAttempts,
             Self::Purpose { .. } | Self::Policy(_) | Self::PolicyRefused(_) => ErrorKind::Invalid,
-            Self::Unknown(_) | Self::Store(StoreError::PrincipalNotFound(_)) => ErrorKind::NotFound,
+            Self::Unknown(_)
+            | Self::Store(
+                StoreError::PrincipalNotFound(_)
+                | StoreError::ProcessorNotFound(_)
+                | StoreError::ExportNotFound(_)
+                | StoreError::IncidentNotFound(_),
+            ) => ErrorKind::NotFound,
             Self::Store(
                 StoreError::PrincipalExists(_)
                 | StoreError::PurposeExists(_)
-                | StoreError::TokenExists(_),
+                | StoreError::TokenExists(_)
+                | StoreError::ProcessorExists(_),
             ) => ErrorKind::Conflict,
             Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => ErrorKind::NotFound,
             Self::Store(StoreError::Exists(_) | StoreError::Changed(_)) => ErrorKind::Conflict,

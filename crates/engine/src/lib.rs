@@ -21,13 +21,19 @@ mod alerts;
 mod audit;
 mod authentication;
 mod authorization;
+mod canaries;
 mod clock;
 mod directory;
 mod error;
 mod export;
+mod exposure;
 mod import;
+mod incident_scope;
+mod incidents;
+mod organisation;
 mod policy_admin;
 mod principal;
+mod processors;
 mod purposes;
 mod record;
 mod recording;
@@ -45,12 +51,23 @@ pub use custos_policy::{
     CaseReport, CaseResult, DEFAULT_POLICIES, DEFAULT_POLICY_TESTS, Effect, Policies, PolicyError,
     PolicyProblem, Rule,
 };
-pub use custos_store::{AlertQuery, AlertRecord, Erasure, PolicyRecord, TokenRecord};
+pub use custos_store::{
+    AlertQuery, AlertRecord, Erasure, ExportRecord, ExportStatus, IncidentRecord, IncidentStatus,
+    IncidentUpdate, PolicyRecord, ProcessorRecord, TokenRecord,
+};
 pub use directory::{NewToken, PrincipalChange, PrincipalView, TotpEnrollment};
 pub use error::{AuthFailure, Denial, EngineError, ErrorKind, Problem};
-pub use export::ExportReport;
+pub use canaries::{CanaryTrace, CanaryView, MAX_CANARIES};
+pub use export::{ExportReport, ExportRequest, ProcessorExport, ProcessorExportReport};
+pub use exposure::{Exposure, SubjectExposure};
+pub use incident_scope::{Scope, ScopeSource, Window};
+pub use incidents::{
+    Art34Assessment, IncidentFollowUp, IncidentOpening, IncidentReport, remaining_words,
+};
 pub use import::{CsvInput, Encoding, ImportOptions, ImportProgress, ImportReport};
+pub use organisation::{Organisation, OrganisationChange};
 pub use policy_admin::AppliedPolicy;
+pub use processors::{NewProcessor, ProcessorView};
 pub use principal::{Caller, DEFAULT_PURPOSE, Principal};
 pub use purposes::{ProcessingActivity, RecordOfProcessing, SECURITY_MEASURES, SUBJECT_CATEGORIES};
 pub use record::{SubjectInput, SubjectRecord};

@@ -170,6 +170,9 @@ pub struct Principal {
     pub(crate) mfa: bool,
     /// The digest of the token used, to check it again at release.
     pub(crate) token_digest: Option<[u8; 32]>,
+    /// The public id of the token used (`tk_…`), recorded with every event
+    /// so that an incident can be scoped to one stolen token.
+    pub(crate) token_id: Option<String>,
 }
 
 impl Principal {
@@ -219,6 +222,8 @@ pub(crate) struct Actor {
     pub(crate) principal: Option<Principal>,
     pub(crate) name: String,
     pub(crate) auth: &'static str,
+    /// The public id of the token the principal presented, if any.
+    pub(crate) token_id: Option<String>,
     pub(crate) purpose: Option<Arc<Purpose>>,
     pub(crate) purpose_label: String,
     pub(crate) request_id: String,
@@ -248,11 +253,21 @@ impl Actor {
             principal: None,
             name: name.map_or_else(|| UNKNOWN_PRINCIPAL.to_owned(), ToString::to_string),
             auth,
+            token_id: None,
             purpose: None,
             purpose_label: NO_PURPOSE.to_owned(),
             request_id: caller.request_id().to_owned(),
             client: caller.client().to_owned(),
             strict: caller.is_strict(),
+        }
+    }
+
+    /// How the actor authenticated, as the ledger's `auth` records it: the
+    /// method, and the id of the token used, such as `api_token tk_0123456789ab`.
+    pub(crate) fn recorded_auth(&self) -> String {
+        match &self.token_id {
+            Some(token) => format!("{} {token}", self.auth),
+            None => self.auth.to_owned(),
         }
     }
 
@@ -275,6 +290,7 @@ impl Actor {
             state: Some(state),
             name: principal.name().to_string(),
             auth: principal.auth(),
+            token_id: principal.token_id.clone(),
             principal: Some(principal),
             purpose: None,
             purpose_label: NO_PURPOSE.to_owned(),

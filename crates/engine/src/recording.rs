@@ -23,12 +23,17 @@ pub(crate) enum Action {
     List,
     Import,
     Export,
+    /// The manifest of an export to a processor, recorded once its file is
+    /// complete: what went to whom, and the file's hash.
+    ExportManifest,
     /// A login, a logout or a session check.
     Login,
     /// A change to principals, tokens, purposes or policies.
     Administer,
     /// A read of the ledger or the alerts.
     Audit,
+    /// Opening or following up an incident in the breach register.
+    Incident,
 }
 
 impl Action {
@@ -42,9 +47,11 @@ impl Action {
             Self::List => "list",
             Self::Import => "import",
             Self::Export => "export",
+            Self::ExportManifest => "export_manifest",
             Self::Login => "login",
             Self::Administer => "administer",
             Self::Audit => "audit",
+            Self::Incident => "incident",
         }
     }
 }
@@ -89,7 +96,7 @@ impl Vault {
     fn event(&self, actor: &Actor, entry: Entry<'_>) -> NewEvent {
         NewEvent {
             principal: actor.name.clone(),
-            auth: actor.auth.to_owned(),
+            auth: actor.recorded_auth(),
             action: entry.action.as_str().to_owned(),
             purpose: actor.purpose_label.clone(),
             subjects: entry
@@ -192,6 +199,9 @@ impl Vault {
             EngineError::Unauthenticated(failure) => failure.code().to_owned(),
             EngineError::Forbidden(denials) => denial_summary(denials),
             EngineError::Unknown(_) => "no such principal, token or purpose".to_owned(),
+            EngineError::Store(custos_store::StoreError::ProcessorNotFound(_)) => {
+                "no such processor".to_owned()
+            }
             other => other.to_string(),
         }
     }
@@ -211,6 +221,24 @@ impl Vault {
             None => format!("invalid request ({} problems)", problems.len()),
         }
     }
+}
+
+/// The words that mark a release withheld at the last moment: the event
+/// that says so cancels the release recorded as event `seq`.
+const WITHHELD: &str = "release withheld after event ";
+
+/// The reason of an event that withholds the release recorded as `seq`.
+pub(crate) fn withheld_reason(code: &str, seq: u64) -> String {
+    format!("{code}: {WITHHELD}{seq}")
+}
+
+/// The release an event withholds, if it is such an event.
+pub(crate) fn withheld_target(event: &custos_ledger::Event) -> Option<u64> {
+    if event.outcome != Outcome::Denied {
+        return None;
+    }
+    let (_, seq) = event.reason.split_once(WITHHELD)?;
+    seq.parse().ok()
 }
 
 /// Denials in the ledger's words: field, code and the rules that decided.

@@ -273,6 +273,7 @@ impl Vault {
                 .format(&Rfc3339)
                 .unwrap_or_default(),
             key: key_config,
+            organisation: None,
         };
         dir.write_config(CONFIG_FILE, &config)?;
         created.push(dir.path(CONFIG_FILE));
@@ -396,7 +397,8 @@ impl Vault {
     }
 
     /// Fills in what a vault made before principals, purposes and policies
-    /// existed lacks: the default policies and purposes, and an `admin`
+    /// existed lacks: the default policies and purposes (and default
+    /// purposes added since the vault was made), and an `admin`
     /// principal for the admin token from its init. Does nothing on a vault
     /// that has them.
     fn ensure_access_defaults(&self) -> Result<(), EngineError> {
@@ -410,9 +412,17 @@ impl Vault {
             self.store
                 .insert_policy(policies.text(), tests, &now_stamp(), "custos init")?;
         }
-        if self.store.purposes()?.is_empty() {
-            self.store
-                .insert_purposes(&self.default_purposes(), &now_stamp())?;
+        // Default purposes added by later versions (such as
+        // `breach_notification`) reach older vaults too; purposes are never
+        // deleted, so one that is missing was never there.
+        let registered = self.store.purposes()?;
+        let missing: Vec<_> = self
+            .default_purposes()
+            .into_iter()
+            .filter(|p| !registered.iter().any(|r| r.name() == p.name()))
+            .collect();
+        if !missing.is_empty() {
+            self.store.insert_purposes(&missing, &now_stamp())?;
         }
         if self.store.principals()?.is_empty()
             && let Some(digest) = self

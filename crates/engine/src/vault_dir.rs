@@ -1,7 +1,8 @@
 //! The layout of a vault directory and its configuration file.
 //!
 //! ```text
-//! DIR/vault.toml     format, vault id, where the master key comes from
+//! DIR/vault.toml     format, vault id, where the master key comes from,
+//!                    and the organisation and its DPO
 //! DIR/schema.toml    the schema the vault was created with
 //! DIR/store.sqlite   the embedded store (plus -wal and -shm while open)
 //! DIR/master.key     the master key, unless kept elsewhere or a passphrase
@@ -38,6 +39,32 @@ pub(crate) struct VaultConfig {
     pub(crate) vault_id: String,
     pub(crate) created_at: String,
     pub(crate) key: KeyConfig,
+    /// Who the vault belongs to, for breach reports and notices; absent
+    /// until set with `custos organisation set`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) organisation: Option<OrganisationConfig>,
+}
+
+/// The `[organisation]` table of `vault.toml`: the controller's name and
+/// its data protection officer's contact, which Art. 33(3)(b) reports and
+/// Art. 34 notices must give. Every key is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OrganisationConfig {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) dpo_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) dpo_email: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) dpo_phone: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) dpo_address: String,
+    /// The domain of canary email addresses; one the organisation controls,
+    /// so that mail sent to a canary reaches it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) canary_email_domain: String,
 }
 
 /// Where the master key comes from.

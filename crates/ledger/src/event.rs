@@ -73,8 +73,9 @@ pub struct Event {
     pub time: String,
     /// Who acted: a principal id.
     pub principal: String,
-    /// How the principal authenticated, such as `api_token`,
-    /// `local_operator` or `session+totp`.
+    /// How the principal authenticated, such as `local_operator`, or
+    /// `api_token tk_0123456789ab` and `session+totp tk_…` with the public
+    /// id of the token or session used.
     pub auth: String,
     /// What was done: `read`, `create`, `update`, `erase`, `find`, `list`,
     /// `import`, `export` and so on.

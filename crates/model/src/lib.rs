@@ -4,6 +4,7 @@
 //! [`Schema`] that exists is valid, so the rest of the system never re-checks
 //! them. This crate does no I/O, no async and no cryptography.
 
+mod breach;
 mod category;
 mod ids;
 mod principal;
@@ -11,6 +12,7 @@ mod purpose;
 mod schema;
 mod value;
 
+pub use breach::{ExportId, IncidentId, ProcessorName};
 pub use category::{DataCategory, SpecialCategory};
 pub use ids::{FieldName, IdError, SubjectId, VaultId};
 pub use principal::{

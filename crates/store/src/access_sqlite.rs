@@ -100,7 +100,7 @@ macro_rules! select_policy {
     };
 }
 
-fn is_constraint(e: &rusqlite::Error) -> bool {
+pub(crate) fn is_constraint(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
 }
 
@@ -122,12 +122,12 @@ fn missing_generation() -> StoreError {
 }
 
 /// Converts a stored integer that must not be negative.
-fn unsigned<T: TryFrom<i64>>(value: i64, what: impl FnOnce() -> String) -> Result<T, StoreError> {
+pub(crate) fn unsigned<T: TryFrom<i64>>(value: i64, what: impl FnOnce() -> String) -> Result<T, StoreError> {
     T::try_from(value).map_err(|_| StoreError::Corrupt(format!("{} is out of range", what())))
 }
 
 /// Converts an integer for storage; SQLite's integers are signed 64-bit.
-fn signed(value: u64, what: &str) -> Result<i64, StoreError> {
+pub(crate) fn signed(value: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(value)
         .map_err(|_| StoreError::Database(format!("`{what}` {value} is too large to store")))
 }
@@ -300,7 +300,7 @@ fn touched(changed: usize, name: &PrincipalName) -> Result<(), StoreError> {
 
 /// A comma-separated list, as the `purposes` table holds lists; the names
 /// in them contain no commas.
-fn split_list(text: &str) -> Vec<String> {
+pub(crate) fn split_list(text: &str) -> Vec<String> {
     text.split(',')
         .filter(|s| !s.is_empty())
         .map(str::to_owned)

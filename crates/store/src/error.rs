@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use custos_model::{PrincipalName, PurposeName, SubjectId};
+use custos_model::{ExportId, IncidentId, PrincipalName, ProcessorName, PurposeName, SubjectId};
 
 /// An error from outside the store that aborted a store operation.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,6 +39,18 @@ pub enum StoreError {
     /// A purpose with this name already exists.
     #[error("purpose `{0}` already exists")]
     PurposeExists(PurposeName),
+    /// A processor with this name is already registered.
+    #[error("processor `{0}` is already registered")]
+    ProcessorExists(ProcessorName),
+    /// No processor with this name is registered.
+    #[error("no processor `{0}` is registered (see `custos processor list`)")]
+    ProcessorNotFound(ProcessorName),
+    /// No export with this id.
+    #[error("no export `{0}` (see `custos processor show NAME` for a processor's exports)")]
+    ExportNotFound(ExportId),
+    /// No incident with this id.
+    #[error("no incident `{0}` (see `custos incident list`)")]
+    IncidentNotFound(IncidentId),
     /// Another process rotated the master key since the caller read it.
     #[error("the master key was rotated by another process during this operation")]
     KeysRotated,

@@ -22,7 +22,7 @@
 //! | `seq` | the event's position in the log, from 0 with no gaps; also its leaf index in the Merkle tree |
 //! | `time` | when it was recorded, UTC, `YYYY-MM-DDTHH:MM:SS.mmmZ`; never decreases as `seq` grows |
 //! | `principal` | who acted: a principal id, such as an API token's name or `local:alice` |
-//! | `auth` | how they authenticated, such as `api_token` or `local_operator` |
+//! | `auth` | how they authenticated, such as `local_operator`, or `api_token tk_0123456789ab` with the public id of the token used |
 //! | `action` | what was done: `read`, `create`, `update`, `erase`, `find`, `list`, `import`, `export`, … |
 //! | `purpose` | the purpose the principal declared |
 //! | `subjects` | the ids of the subjects touched, separated by single spaces |

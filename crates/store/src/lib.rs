@@ -3,8 +3,10 @@
 //! A vault's `store.sqlite` holds the subjects and, since store format 2,
 //! the state of access control ([`AccessStore`]): principals with their
 //! credentials and login bookkeeping, API tokens and sessions (by digest),
-//! the purpose registry, every version of the access policy, and alerts.
-//! `ledger.sqlite` holds the access ledger ([`SqliteLedger`]).
+//! the purpose registry, every version of the access policy, and alerts;
+//! and, since format 3, incident response ([`BreachStore`]): processors,
+//! the exports made to them with their sealed canary records, and the
+//! breach register. `ledger.sqlite` holds the access ledger ([`SqliteLedger`]).
 //!
 //! Architecture invariant: a store sees only ciphertexts, wrapped keys, blind
 //! index digests and scope attributes, never a plaintext field value or a key.
@@ -19,6 +21,9 @@
 mod access;
 mod access_sqlite;
 mod access_types;
+mod breach;
+mod breach_sqlite;
+mod breach_types;
 mod codec;
 mod error;
 mod ledger_sqlite;
@@ -30,6 +35,11 @@ pub use access_types::{
     AlertQuery, AlertRecord, LoginState, NewAlert, PolicyRecord, PrincipalRecord, TokenKind,
     TokenRecord,
 };
+pub use breach::BreachStore;
+pub use breach_types::{
+    CanaryMatch, CanaryRecord, ExportCompletion, ExportRecord, ExportStatus, IncidentChange,
+    IncidentRecord, IncidentStatus, IncidentUpdate, NewExport, NewIncident, ProcessorRecord,
+};
 pub use error::{BoxError, StoreError};
 
 /// Re-wraps one subject's data key: gets the subject id, key version and
@@ -38,7 +48,7 @@ pub type RewrapFn<'a> = dyn FnMut(&SubjectId, u32, &[u8]) -> Result<Vec<u8>, Box
 pub use ledger_sqlite::SqliteLedger;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use types::{
-    Digest, Erasure, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,
+    Digest, Erasure, HeldFields, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,
 };
 
 use custos_model::SubjectId;
@@ -48,9 +58,9 @@ use custos_model::SubjectId;
 pub const KEY_EPOCH: &str = "key_epoch";
 
 /// The persistent state of a vault: its subjects, and through the
-/// [`AccessStore`] supertrait its access control, so that one
-/// `Arc<dyn Store>` serves both.
-pub trait Store: AccessStore + Send + Sync + std::fmt::Debug {
+/// [`AccessStore`] and [`BreachStore`] supertraits its access control and
+/// incident response, so that one `Arc<dyn Store>` serves all three.
+pub trait Store: AccessStore + BreachStore + Send + Sync + std::fmt::Debug {
     /// Reads a vault metadata value.
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
@@ -94,6 +104,14 @@ pub trait Store: AccessStore + Send + Sync + std::fmt::Debug {
         after: Option<&SubjectId>,
         limit: usize,
     ) -> Result<Vec<SubjectSummary>, StoreError>;
+
+    /// A page of subjects, ordered by id, starting after `after`: which
+    /// fields each holds, clear and sealed, without reading a value.
+    fn held_fields(
+        &self,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<HeldFields>, StoreError>;
 
     /// The number of subjects held, and the number ever erased.
     fn counts(&self) -> Result<(u64, u64), StoreError>;

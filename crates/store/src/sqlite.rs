@@ -18,13 +18,13 @@ use rusqlite::{
 use crate::codec::{decode, decode_text, encode};
 use crate::error::{BoxError, StoreError};
 use crate::types::{
-    Digest, Erasure, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,
+    Digest, Erasure, HeldFields, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,
 };
 use crate::{KEY_EPOCH, RewrapFn, Store};
 
 /// The store format this build writes and reads: the number of
 /// [`MIGRATIONS`].
-const FORMAT: i64 = 2;
+const FORMAT: i64 = 3;
 
 /// Page cache of the writer connection, in KiB (SQLite's negative
 /// `cache_size`): imports and rotations touch many pages in one transaction.
@@ -121,6 +121,77 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX alerts_by_principal ON alerts (principal);
     INSERT INTO counters (name, value) VALUES ('access_generation', 0);
+"#,
+    // Format 3: incident response (processors, exports and their canaries,
+    // incidents). The tables are described in `breach_sqlite.rs`.
+    r#"
+    CREATE TABLE processors (
+        name         TEXT PRIMARY KEY,
+        contact      TEXT NOT NULL,
+        contract_ref TEXT NOT NULL,
+        purposes     TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        created_by   TEXT NOT NULL
+    );
+    CREATE TABLE exports (
+        id           INTEGER PRIMARY KEY,
+        processor    TEXT NOT NULL REFERENCES processors (name),
+        purpose      TEXT NOT NULL,
+        principal    TEXT NOT NULL,
+        request_id   TEXT NOT NULL,
+        fields       TEXT NOT NULL,
+        filters      TEXT NOT NULL,
+        file_name    TEXT,
+        started_at   TEXT NOT NULL,
+        first_seq    INTEGER NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('writing', 'complete', 'failed')),
+        completed_at TEXT,
+        manifest_seq INTEGER,
+        subjects     INTEGER NOT NULL DEFAULT 0,
+        canaries     INTEGER NOT NULL DEFAULT 0,
+        sha256       TEXT
+    );
+    CREATE INDEX exports_by_processor ON exports (processor);
+    CREATE TABLE canaries (
+        export_id   INTEGER NOT NULL REFERENCES exports (id),
+        n           INTEGER NOT NULL,
+        wrapped_key BLOB NOT NULL,
+        sealed      BLOB NOT NULL,
+        PRIMARY KEY (export_id, n)
+    ) WITHOUT ROWID;
+    CREATE TABLE canary_traces (
+        kind      TEXT NOT NULL,
+        digest    BLOB NOT NULL CHECK (length(digest) = 16),
+        export_id INTEGER NOT NULL,
+        n         INTEGER NOT NULL,
+        PRIMARY KEY (kind, digest, export_id, n)
+    ) WITHOUT ROWID;
+    CREATE TABLE incidents (
+        id                   INTEGER PRIMARY KEY,
+        title                TEXT NOT NULL,
+        nature               TEXT NOT NULL,
+        aware_at             TEXT NOT NULL,
+        opened_at            TEXT NOT NULL,
+        opened_by            TEXT NOT NULL,
+        scopes               TEXT NOT NULL,
+        keys_exposed         INTEGER NOT NULL CHECK (keys_exposed IN (0, 1)),
+        status               TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+        consequences         TEXT NOT NULL DEFAULT '',
+        measures             TEXT NOT NULL DEFAULT '',
+        reported_at          TEXT,
+        subjects_notified_at TEXT,
+        closed_at            TEXT,
+        affected_subjects    INTEGER NOT NULL DEFAULT 0,
+        special_subjects     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE incident_updates (
+        incident_id INTEGER NOT NULL REFERENCES incidents (id),
+        n           INTEGER NOT NULL,
+        time        TEXT NOT NULL,
+        by          TEXT NOT NULL,
+        summary     TEXT NOT NULL,
+        PRIMARY KEY (incident_id, n)
+    ) WITHOUT ROWID;
 "#,
 ];
 
@@ -706,6 +777,34 @@ impl Store for SqliteStore {
                     Ok(SubjectSummary {
                         id: subject_id(id)?,
                         scope: decode_text(&scope)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn held_fields(
+        &self,
+        after: Option<&SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<HeldFields>, StoreError> {
+        self.read(|conn| {
+            let rows = conn
+                .prepare_cached("SELECT id, scope, sealed FROM subjects WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .map_err(db)?
+                .query_map(
+                    params![after.map_or("", SubjectId::as_str), limit.min(100_000)],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)),
+                )
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            rows.into_iter()
+                .map(|(id, scope, sealed)| {
+                    Ok(HeldFields {
+                        id: subject_id(id)?,
+                        clear: decode(&scope)?.into_iter().map(|(k, _)| k).collect(),
+                        sealed: decode(&sealed)?.into_iter().map(|(k, _)| k).collect(),
                     })
                 })
                 .collect()

@@ -62,6 +62,18 @@ pub struct SubjectSummary {
     pub scope: Vec<(FieldName, String)>,
 }
 
+/// Which fields a subject holds a value for, without the values: what a
+/// copy of the store gives away about them.
+#[derive(Debug, Clone)]
+pub struct HeldFields {
+    /// The subject id.
+    pub id: SubjectId,
+    /// The scope attributes it has, which are in clear.
+    pub clear: Vec<FieldName>,
+    /// The fields it has sealed.
+    pub sealed: Vec<FieldName>,
+}
+
 /// An equality filter on a scope attribute.
 #[derive(Debug, Clone)]
 pub struct ScopeFilter {

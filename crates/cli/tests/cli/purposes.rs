@@ -158,7 +158,7 @@ fn the_registry_lists_adds_and_shows_purposes() {
     ]);
     assert_eq!(duplicate.code, 4, "{}", duplicate.stderr);
     assert!(!purpose_names(&sb).contains(&"welfare".to_owned()));
-    assert_eq!(purpose_names(&sb).len(), 8);
+    assert_eq!(purpose_names(&sb).len(), 9);
 
     let missing = sb.run(&["purpose", "show", "welfare"]);
     assert_eq!(missing.code, 3, "{}", missing.stderr);
@@ -214,7 +214,7 @@ fn the_record_of_processing_covers_every_purpose() {
         .ok()
         .json();
     let activities = json["activities"].as_array().unwrap();
-    assert_eq!(activities.len(), 7);
+    assert_eq!(activities.len(), 8);
     let casework = activities.iter().find(|a| a["name"] == "casework").unwrap();
     assert_eq!(casework["lawful_basis_article"], "Art. 6(1)(f)");
     assert!(

@@ -778,7 +778,7 @@ fn a_vault_from_before_principals_gets_its_admin_purposes_and_policies() {
             .get(custos_model::AttributeKey::Role),
         Some("admin")
     );
-    assert_eq!(vault.purposes(&op).unwrap().len(), 7);
+    assert_eq!(vault.purposes(&op).unwrap().len(), 8);
     assert_eq!(
         vault.current_policy(&op).unwrap().text,
         custos_engine::DEFAULT_POLICIES

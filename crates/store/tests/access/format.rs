@@ -1,5 +1,5 @@
 //! Store formats: a format-1 store (subjects only) upgrades in place to
-//! format 2 and keeps its subjects, ending with the same schema as a new
+//! the current format and keeps its subjects, ending with the same schema as a new
 //! store; a newer format is refused.
 
 use std::path::Path;
@@ -132,7 +132,7 @@ fn a_format_1_store_upgrades_in_place_and_keeps_its_subjects() {
     assert_eq!(user_version(&path), 1);
 
     let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
-    assert_eq!(user_version(&path), 2);
+    assert_eq!(user_version(&path), 3);
 
     let id = SubjectId::parse("A1").unwrap();
     let subject = store.subject(&id).unwrap().unwrap();
@@ -223,25 +223,25 @@ fn two_stores_opening_a_format_1_store_at_once_both_succeed() {
             h.join().unwrap().unwrap();
         }
     });
-    assert_eq!(user_version(&path), 2);
+    assert_eq!(user_version(&path), 3);
 }
 
 #[test]
 fn a_newer_store_is_refused_untouched() {
     let t = TestStore::new();
-    t.raw().pragma_update(None, "user_version", 3).unwrap();
+    t.raw().pragma_update(None, "user_version", 4).unwrap();
     let err = SqliteStore::open(&t.path(), SqliteOptions::default()).unwrap_err();
     assert!(
         matches!(
             err,
             StoreError::TooNew {
-                found: 3,
-                supported: 2
+                found: 4,
+                supported: 3
             }
         ),
         "{err:?}"
     );
-    assert_eq!(user_version(&t.path()), 3);
+    assert_eq!(user_version(&t.path()), 4);
 }
 
 #[test]

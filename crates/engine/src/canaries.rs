@@ -1,0 +1,661 @@
+//! Canary records: synthetic people mixed into each export to a processor,
+//! unique to that export, so that a record seen in the wild (a spam run, a
+//! leak site, a phone call) names the export, recipient and date it came
+//! from.
+//!
+//! A canary must pass for a member of its export, so it is built from the
+//! export's own rows, never from a template of its own:
+//! - its scope attributes (constituency, branch, status and dates, consent
+//!   flags) and its town come from a real row of the export (its
+//!   *template*), so it matches the export's filters and the purpose's
+//!   consent rule;
+//! - its special-category and financial values come from another real row,
+//!   so it is no near-copy of any one member;
+//! - who it is (names, address, date of birth) comes from the synthetic
+//!   generator; its email, phone and postcode are made up in the forms the
+//!   export uses, checked against the vault's blind indexes so that no real
+//!   member shares them; no identity, contact or free-text value is ever
+//!   copied from a real member;
+//! - its membership number fills a gap in the vault's numbering next to a
+//!   real row, and it is written at its place in id order.
+//!
+//! Canaries exist only in the export file and, sealed, in the store: they
+//! are not subjects, so no read, listing, count, ledger event, exposure
+//! report or notice ever contains one. The store holds their values sealed
+//! and the values they can be traced by as keyed digests, so even a thief
+//! holding both the store and a stolen export cannot pick them out.
+
+use custos_crypto::{Keyring, WrappedDataKey};
+use custos_model::{
+    DataCategory, ExportId, FieldName, FieldSpec, FieldType, FieldValue, SubjectId,
+};
+use custos_store::{CanaryMatch, CanaryRecord, ExportRecord};
+use rand::Rng;
+
+use crate::error::{EngineError, Problem};
+use crate::principal::Caller;
+use crate::recording::Action;
+use crate::vault::Vault;
+
+/// The most canaries one export may carry.
+pub const MAX_CANARIES: u32 = 20;
+
+/// How many canaries an export of `rows` subjects carries by default: one
+/// in a small export, where more would be a noticeable share, up to five
+/// in a large one.
+pub(crate) fn default_canaries(rows: usize) -> u32 {
+    match rows {
+        0 => 0,
+        1..=99 => 1,
+        100..=9_999 => 3,
+        _ => 5,
+    }
+}
+
+/// The kinds of value a canary is traced by.
+const TRACE_KINDS: [&str; 5] = ["id", "email", "phone", "postcode", "name"];
+
+/// How far past a real membership number a canary's may be.
+const ID_GAP_SEARCH: u64 = 60;
+
+/// Synthetic fields that come from the generator, by schema field name.
+const GENERATED: [&str; 5] = [
+    "given_name",
+    "family_name",
+    "address_line1",
+    "address_line2",
+    "date_of_birth",
+];
+
+/// Fields a canary copies from its template even though they are contact
+/// data: shared by thousands, they identify nobody, and they must agree
+/// with the postcode's district.
+const SHARED_LOCALITY: [&str; 1] = ["town"];
+
+/// The letters of a postcode's inward code.
+const INWARD_LETTERS: &[u8] = b"ABDEFGHJLNPQRSTUWXYZ";
+
+/// A canary to be written: where, and under which membership number.
+#[derive(Debug, Clone)]
+struct Planned {
+    /// Written after the exported id at this index (whether that row was
+    /// written or left out).
+    after_index: usize,
+    /// Its membership number, when the export carries the id column.
+    id: Option<SubjectId>,
+}
+
+/// A canary written into an export, before sealing.
+struct Made {
+    values: Vec<(FieldName, FieldValue)>,
+    traces: Vec<(&'static str, String)>,
+}
+
+/// A row of an export: the values of its columns, in order.
+pub(crate) type Row = Vec<Option<FieldValue>>;
+
+/// Mixes canaries into an export as it is written.
+pub(crate) struct CanaryMixer<'v> {
+    vault: &'v Vault,
+    columns: Vec<usize>,
+    domain: String,
+    planned: Vec<Planned>,
+    next: usize,
+    /// The last two rows written: the template and the sample.
+    recent: [Option<Row>; 2],
+    made: Vec<Made>,
+}
+
+impl<'v> CanaryMixer<'v> {
+    /// Plans `count` canaries for an export of `exported` (sorted) ids with
+    /// these columns.
+    pub(crate) fn plan(
+        vault: &'v Vault,
+        columns: &[usize],
+        exported: &[SubjectId],
+        count: u32,
+        domain: &str,
+    ) -> Result<Self, EngineError> {
+        let carries_id = columns.iter().any(|&i| vault.schema.fields()[i].is_id());
+        let mut rng = rand::thread_rng();
+        let mut planned: Vec<Planned> = Vec::new();
+        let wanted = usize::try_from(count).unwrap_or(0).min(exported.len());
+        let mut attempts = 0;
+        while planned.len() < wanted && attempts < wanted * 40 {
+            attempts += 1;
+            let base = rng.gen_range(0..exported.len());
+            if !carries_id {
+                if !planned.iter().any(|p| p.after_index == base) {
+                    planned.push(Planned {
+                        after_index: base,
+                        id: None,
+                    });
+                }
+                continue;
+            }
+            let Some(id) = near_id(&exported[base], &mut rng) else {
+                continue;
+            };
+            // Its place in id order; first place has no row before it to
+            // borrow from.
+            let place = exported.partition_point(|e| e < &id);
+            if place == 0
+                || exported.get(place) == Some(&id)
+                || planned.iter().any(|p| p.id.as_ref() == Some(&id))
+                || vault.id_in_use(&id)?
+            {
+                continue;
+            }
+            planned.push(Planned {
+                after_index: place - 1,
+                id: Some(id),
+            });
+        }
+        planned.sort_by(|a, b| (a.after_index, &a.id).cmp(&(b.after_index, &b.id)));
+        Ok(Self {
+            vault,
+            columns: columns.to_vec(),
+            domain: domain.to_owned(),
+            planned,
+            next: 0,
+            recent: [None, None],
+            made: Vec::new(),
+        })
+    }
+
+    /// Called after the exported id at `index` was handled: `row` is what
+    /// was written for it, if anything. Writes the canaries planned there
+    /// through `emit`.
+    pub(crate) fn after(
+        &mut self,
+        index: usize,
+        row: Option<&Row>,
+        emit: &mut dyn FnMut(&Row) -> Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
+        if let Some(row) = row {
+            self.recent.swap(0, 1);
+            self.recent[0] = Some(row.clone());
+        }
+        while let Some(planned) = self.planned.get(self.next) {
+            if planned.after_index > index {
+                break;
+            }
+            let planned = planned.clone();
+            self.next += 1;
+            // A canary planned before any row was written has nothing to
+            // pass for, and would be out of order later: it is dropped.
+            let Some(template) = self.recent[0].clone() else {
+                continue;
+            };
+            let sample = self.recent[1].clone().unwrap_or_else(|| template.clone());
+            let (row, made) = self.make(&template, &sample, planned.id.as_ref())?;
+            emit(&row)?;
+            self.made.push(made);
+        }
+        Ok(())
+    }
+
+    /// How many canaries were written.
+    pub(crate) fn written(&self) -> usize {
+        self.made.len()
+    }
+
+    /// Seals the canaries written, for the store.
+    pub(crate) fn seal(self, keyring: &Keyring, export: ExportId) -> Vec<CanaryRecord> {
+        self.made
+            .into_iter()
+            .zip(1u32..)
+            .map(|(made, n)| {
+                let (key, wrapped) = keyring.new_data_key(&canary_key_id(export, n), 1);
+                CanaryRecord {
+                    n,
+                    wrapped_key: wrapped.as_bytes().to_vec(),
+                    sealed: made
+                        .values
+                        .iter()
+                        .map(|(name, value)| (name.clone(), key.seal(name, value)))
+                        .collect(),
+                    traces: made
+                        .traces
+                        .iter()
+                        .map(|(kind, text)| ((*kind).to_owned(), trace_digest(keyring, kind, text)))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    fn make(
+        &self,
+        template: &Row,
+        sample: &Row,
+        id: Option<&SubjectId>,
+    ) -> Result<(Row, Made), EngineError> {
+        let schema = &self.vault.schema;
+        let mut rng = rand::thread_rng();
+        let person = custos_synth::Generator::new(rng.r#gen()).member(rng.gen_range(0..1 << 40));
+        let generated = |name: &str| {
+            custos_synth::COLUMNS
+                .iter()
+                .position(|c| *c == name)
+                .and_then(|i| person.values().get(i).map(|v| (*v).to_owned()))
+        };
+        let mut row: Row = Vec::with_capacity(self.columns.len());
+        for (column, &index) in self.columns.iter().enumerate() {
+            let spec = &schema.fields()[index];
+            let name = spec.name().as_str();
+            let from = |r: &Row| r.get(column).cloned().flatten();
+            let value = if spec.is_id() {
+                id.map(|id| FieldValue::from_canonical(id.as_str().to_owned()))
+            } else if GENERATED.contains(&name) {
+                generated(name).and_then(|raw| spec.parse_value(&raw).ok().flatten())
+            } else {
+                match spec.field_type() {
+                    FieldType::Email => {
+                        let names = (generated("given_name"), generated("family_name"));
+                        self.unique(spec, || email(&names, &from(template), &self.domain))?
+                    }
+                    FieldType::Phone => self.unique(spec, uk_mobile)?,
+                    FieldType::Postcode => from(template).and_then(|real| {
+                        let outward = real.as_str().split(' ').next().unwrap_or_default();
+                        spec.parse_value(&format!("{outward} {}", inward_code()))
+                            .ok()
+                            .flatten()
+                    }),
+                    _ => match spec.category() {
+                        DataCategory::Special(_) | DataCategory::Financial => from(sample),
+                        DataCategory::FreeText => None,
+                        DataCategory::Identity | DataCategory::Contact
+                            if !SHARED_LOCALITY.contains(&name) =>
+                        {
+                            None
+                        }
+                        _ => from(template),
+                    },
+                }
+            };
+            row.push(value);
+        }
+        let made = self.describe(&row);
+        Ok((row, made))
+    }
+
+    /// A value for a lookup-able field that no real member has.
+    fn unique(
+        &self,
+        spec: &FieldSpec,
+        make: impl Fn() -> String,
+    ) -> Result<Option<FieldValue>, EngineError> {
+        for _ in 0..20 {
+            let Ok(Some(value)) = spec.parse_value(&make()) else {
+                continue;
+            };
+            if !spec.is_lookup() {
+                return Ok(Some(value));
+            }
+            let digest = self.vault.keys().keyring.blind_index(spec.name(), &value);
+            if self
+                .vault
+                .store
+                .find(spec.name().as_str(), &digest.0)?
+                .is_empty()
+            {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The values to seal and the traces to index.
+    fn describe(&self, row: &Row) -> Made {
+        let schema = &self.vault.schema;
+        let mut values = Vec::new();
+        let mut traces = Vec::new();
+        let mut given = None;
+        let mut family = None;
+        for (value, &index) in row.iter().zip(&self.columns) {
+            let Some(value) = value else { continue };
+            let spec = &schema.fields()[index];
+            values.push((spec.name().clone(), value.clone()));
+            let kind = if spec.is_id() {
+                Some("id")
+            } else {
+                match spec.field_type() {
+                    FieldType::Email => Some("email"),
+                    FieldType::Phone => Some("phone"),
+                    FieldType::Postcode => Some("postcode"),
+                    _ => None,
+                }
+            };
+            if let Some(kind) = kind {
+                traces.push((kind, value.as_str().to_owned()));
+            }
+            match spec.name().as_str() {
+                "given_name" => given = Some(value.as_str().to_owned()),
+                "family_name" => family = Some(value.as_str().to_owned()),
+                _ => {}
+            }
+        }
+        if let (Some(given), Some(family)) = (given, family) {
+            traces.push(("name", normalise_name(&format!("{given} {family}"))));
+        }
+        Made { values, traces }
+    }
+}
+
+/// The id a canary's data key is bound to: never a subject's.
+fn canary_key_id(export: ExportId, n: u32) -> SubjectId {
+    match SubjectId::parse(&format!("canary.{export}.{n}")) {
+        Ok(id) => id,
+        Err(_) => unreachable!("export ids and numbers make valid subject ids"),
+    }
+}
+
+fn trace_digest(keyring: &Keyring, kind: &str, text: &str) -> [u8; 16] {
+    // A field name of its own per kind, so a canary's digests never equal
+    // a member's blind-index entries.
+    let field = match FieldName::parse(&format!("canary_{kind}")) {
+        Ok(field) => field,
+        Err(_) => unreachable!("trace kinds make valid field names"),
+    };
+    keyring
+        .blind_index(&field, &FieldValue::from_canonical(text.to_owned()))
+        .0
+}
+
+/// Names compare lower-cased with single spaces.
+fn normalise_name(name: &str) -> String {
+    name.split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A membership number a little past `base` in its own form: the same
+/// prefix and number of digits, or none if `base` does not end in digits
+/// or the number would need another digit.
+fn near_id(base: &SubjectId, rng: &mut impl Rng) -> Option<SubjectId> {
+    let text = base.as_str();
+    let digits = text.bytes().rev().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 18 {
+        return None;
+    }
+    let (prefix, number) = text.split_at(text.len() - digits);
+    let next = number.parse::<u64>().ok()? + rng.gen_range(1..=ID_GAP_SEARCH);
+    let candidate = format!("{prefix}{next:0digits$}");
+    (candidate.len() == text.len())
+        .then(|| SubjectId::parse(&candidate).ok())
+        .flatten()
+}
+
+/// An email address in the generator's style for the canary's names, at
+/// the organisation's canary domain, or else at the domain of the
+/// template's own address.
+fn email(names: &(Option<String>, Option<String>), template: &Option<FieldValue>, domain: &str) -> String {
+    let mut rng = rand::thread_rng();
+    let part = |s: &Option<String>| {
+        s.as_deref()
+            .unwrap_or("member")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect::<String>()
+            .to_lowercase()
+    };
+    let (given, family) = (part(&names.0), part(&names.1));
+    let domain = if domain.is_empty() {
+        template
+            .as_ref()
+            .and_then(|t| t.as_str().rsplit_once('@').map(|(_, d)| d.to_owned()))
+            .unwrap_or_else(|| "example.org".to_owned())
+    } else {
+        domain.to_owned()
+    };
+    let number: u32 = rng.gen_range(10..100_000);
+    match rng.gen_range(0..3) {
+        0 => format!("{given}.{family}{number}@{domain}"),
+        1 => format!(
+            "{}{family}{number}@{domain}",
+            given.chars().next().unwrap_or('m')
+        ),
+        _ => format!("{given}_{family}{number}@{domain}"),
+    }
+}
+
+/// A UK mobile number, as members type them.
+fn uk_mobile() -> String {
+    let mut rng = rand::thread_rng();
+    let second = ['4', '5', '7', '8', '9'][rng.gen_range(0..5)];
+    format!(
+        "07{second}{:02} {:06}",
+        rng.gen_range(0..100),
+        rng.gen_range(0..1_000_000)
+    )
+}
+
+/// A postcode's inward code: a digit and two letters.
+fn inward_code() -> String {
+    let mut rng = rand::thread_rng();
+    let letter = |rng: &mut rand::rngs::ThreadRng| {
+        char::from(INWARD_LETTERS[rng.gen_range(0..INWARD_LETTERS.len())])
+    };
+    format!(
+        "{}{}{}",
+        rng.gen_range(0..10),
+        letter(&mut rng),
+        letter(&mut rng)
+    )
+}
+
+/// A canary, decrypted, for the DPO: its values, to seed monitoring (a
+/// mailbox for its email, a phone for its number).
+#[derive(Debug)]
+pub struct CanaryView {
+    /// The export it was made for.
+    pub export_id: ExportId,
+    /// Its position among the export's canaries.
+    pub n: u32,
+    /// Its values, by field.
+    pub values: Vec<(FieldName, FieldValue)>,
+}
+
+/// Where a value seen in the wild came from.
+#[derive(Debug)]
+pub struct CanaryTrace {
+    /// The kinds of value that matched: `id`, `email`, `phone`,
+    /// `postcode` or `name`.
+    pub matched: Vec<String>,
+    /// The export.
+    pub export: ExportRecord,
+    /// Which of its canaries.
+    pub n: u32,
+}
+
+impl Vault {
+    /// Whether an id is taken: by a subject, or by a canary already made.
+    fn id_in_use(&self, id: &SubjectId) -> Result<bool, EngineError> {
+        if !self.store.existing(std::slice::from_ref(id))?.is_empty() {
+            return Ok(true);
+        }
+        let digest = trace_digest(&self.keys().keyring, "id", id.as_str());
+        Ok(!self.store.find_canaries("id", &digest)?.is_empty())
+    }
+
+    /// Names the exports whose canaries have this value: a membership
+    /// number, email address, phone number, postcode or full name seen
+    /// where it should not be. Administrators and the DPO (`audit`).
+    pub fn trace_canary(&self, caller: &Caller, raw: &str) -> Result<Vec<CanaryTrace>, EngineError> {
+        let actor = self.admit_admin(caller, Action::Audit)?;
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(self.refuse(
+                &actor,
+                Action::Audit,
+                Vec::new(),
+                EngineError::invalid(Problem::general(
+                    "give a value to trace: a membership number, email address, phone number, postcode or full name",
+                )),
+            ));
+        }
+        let keyring = &self.keys().keyring;
+        let mut found: Vec<CanaryMatch> = Vec::new();
+        for (kind, text) in self.trace_candidates(raw) {
+            found.extend(self.store.find_canaries(kind, &trace_digest(keyring, kind, &text))?);
+        }
+        let mut traces: Vec<CanaryTrace> = Vec::new();
+        found.sort_by_key(|m| (m.export_id, m.n));
+        for m in found {
+            if let Some(t) = traces
+                .iter_mut()
+                .find(|t| t.export.id == m.export_id && t.n == m.n)
+            {
+                t.matched.push(m.kind);
+                continue;
+            }
+            let export = self
+                .store
+                .export(m.export_id)?
+                .ok_or(custos_store::StoreError::ExportNotFound(m.export_id))?;
+            traces.push(CanaryTrace {
+                matched: vec![m.kind],
+                export,
+                n: m.n,
+            });
+        }
+        Ok(traces)
+    }
+
+    /// Every reading of a raw value that a canary could be traced by.
+    fn trace_candidates(&self, raw: &str) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if SubjectId::parse(raw).is_ok() {
+            out.push(("id", raw.to_owned()));
+        }
+        for kind in TRACE_KINDS {
+            let field_type = match kind {
+                "email" => FieldType::Email,
+                "phone" => FieldType::Phone,
+                "postcode" => FieldType::Postcode,
+                _ => continue,
+            };
+            let canonical = self
+                .schema
+                .fields()
+                .iter()
+                .filter(|f| *f.field_type() == field_type)
+                .find_map(|f| f.parse_value(raw).ok().flatten());
+            if let Some(value) = canonical {
+                out.push((kind, value.as_str().to_owned()));
+            }
+        }
+        if raw.contains(char::is_whitespace) {
+            out.push(("name", normalise_name(raw)));
+        }
+        out
+    }
+
+    /// The canaries of one export, decrypted: administrators and the DPO
+    /// (`audit`). They are synthetic, so reading them releases nothing.
+    pub fn export_canaries(
+        &self,
+        caller: &Caller,
+        id: ExportId,
+    ) -> Result<Vec<CanaryView>, EngineError> {
+        self.admit_admin(caller, Action::Audit)?;
+        if self.store.export(id)?.is_none() {
+            return Err(custos_store::StoreError::ExportNotFound(id).into());
+        }
+        let keyring = &self.keys().keyring;
+        self.store
+            .canaries(id)?
+            .into_iter()
+            .map(|c| {
+                let key = keyring
+                    .unwrap_data_key(
+                        &canary_key_id(id, c.n),
+                        1,
+                        &WrappedDataKey::from_bytes(c.wrapped_key),
+                    )
+                    .map_err(|source| EngineError::Integrity {
+                        subject: canary_key_id(id, c.n),
+                        field: crate::error::DATA_KEY.to_owned(),
+                        source,
+                    })?;
+                let values = c
+                    .sealed
+                    .iter()
+                    .map(|(name, sealed)| {
+                        key.open(name, sealed)
+                            .map(|v| (name.clone(), v))
+                            .map_err(|source| EngineError::Integrity {
+                                subject: canary_key_id(id, c.n),
+                                field: name.to_string(),
+                                source,
+                            })
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(CanaryView {
+                    export_id: id,
+                    n: c.n,
+                    values,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use custos_model::Schema;
+
+    use super::*;
+
+    #[test]
+    fn near_ids_keep_the_form_of_the_id() {
+        let mut rng = rand::thread_rng();
+        let base = SubjectId::parse("M00001234").unwrap();
+        for _ in 0..100 {
+            let id = near_id(&base, &mut rng).unwrap();
+            assert_eq!(id.as_str().len(), 9);
+            assert!(id.as_str().starts_with("M0000"));
+            assert!(id > base && id.as_str() <= "M00001294", "{id}");
+        }
+        // 99 has no room for a larger number of two digits.
+        assert!(near_id(&SubjectId::parse("M99").unwrap(), &mut rng).is_none());
+        assert!(near_id(&SubjectId::parse("SABCDEF").unwrap(), &mut rng).is_none());
+    }
+
+    #[test]
+    fn made_up_values_are_in_the_forms_members_use() {
+        let schema = Schema::default_party();
+        let phone = schema.field("phone").unwrap();
+        let postcode = schema.field("postcode").unwrap();
+        let email_field = schema.field("email").unwrap();
+        for _ in 0..50 {
+            assert!(phone.parse_value(&uk_mobile()).unwrap().is_some());
+            let code = format!("LS1 {}", inward_code());
+            assert!(postcode.parse_value(&code).unwrap().is_some(), "{code}");
+            let address = email(
+                &(Some("Ana-Maria".into()), Some("O'Neil".into())),
+                &Some(FieldValue::from_canonical("x@party.example".into())),
+                "",
+            );
+            assert!(address.ends_with("@party.example"), "{address}");
+            assert!(email_field.parse_value(&address).unwrap().is_some(), "{address}");
+        }
+        let own = email(&(None, None), &None, "canaries.party.example");
+        assert!(own.ends_with("@canaries.party.example"), "{own}");
+    }
+
+    #[test]
+    fn names_are_normalised_for_tracing() {
+        assert_eq!(normalise_name("  Ana   SMITH "), "ana smith");
+    }
+
+    #[test]
+    fn default_counts_grow_with_the_export() {
+        assert_eq!(default_canaries(0), 0);
+        assert_eq!(default_canaries(10), 1);
+        assert_eq!(default_canaries(500), 3);
+        assert_eq!(default_canaries(500_000), 5);
+    }
+}
