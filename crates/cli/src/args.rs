@@ -86,6 +86,18 @@ pub(crate) enum Command {
     /// Alerts that someone should look at, such as a leaver trying to get in.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Processors (contractors, mailing houses) that receive exports.
+    #[command(subcommand)]
+    Processor(ProcessorCommand),
+    /// Canary records: trace a value seen in the wild to the export it came from.
+    #[command(subcommand)]
+    Canary(CanaryCommand),
+    /// Personal-data breaches: open, follow up, report (Art. 33), notify (Art. 34).
+    #[command(subcommand)]
+    Incident(IncidentCommand),
+    /// The organisation and its data protection officer, for reports and notices.
+    #[command(subcommand)]
+    Organisation(OrganisationCommand),
     /// Measure throughput and latency against the targets in PERFORMANCE.md.
     Bench(custos_bench::BenchArgs),
 }
@@ -250,6 +262,15 @@ pub(crate) struct ExportArgs {
     /// The output file (default: stdout). Created with mode 0600.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
+    /// Export to this registered processor, for a purpose it serves: the
+    /// export is registered, its manifest recorded in the ledger, and
+    /// canary records mixed in. Needs --out.
+    #[arg(long, value_name = "NAME", requires = "out")]
+    pub(crate) processor: Option<String>,
+    /// How many canary records to mix into an export to a processor
+    /// (default: 1 to 5, by size; at most 20).
+    #[arg(long, value_name = "N", requires = "processor")]
+    pub(crate) canaries: Option<u32>,
     #[command(flatten)]
     pub(crate) output: JsonFlag,
 }
@@ -627,6 +648,193 @@ pub(crate) enum AlertsCommand {
         /// At most this many.
         #[arg(long, value_name = "N", default_value_t = 1000)]
         limit: usize,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProcessorCommand {
+    /// Register a processor.
+    Add {
+        /// The name, like a principal's: lower-case letters, digits, `.`,
+        /// `_`, `-` and `@`. Its staff's principals carry
+        /// `organisation=NAME`.
+        name: String,
+        /// How to reach them about a breach: a person, an email, a phone.
+        #[arg(long)]
+        contact: String,
+        /// The reference of the Art. 28 processing contract.
+        #[arg(long, value_name = "REF")]
+        contract: String,
+        /// Comma-separated purposes they process data for.
+        #[arg(long, value_delimiter = ',', required = true)]
+        purposes: Vec<String>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// List the processors.
+    List(JsonFlag),
+    /// Show a processor, its exports and the principals who act for it.
+    Show {
+        /// The processor's name.
+        name: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CanaryCommand {
+    /// Name the export, recipient and date a value came from: a membership
+    /// number, email address, phone number, postcode or full name seen
+    /// where it should not be. Exits 3 if it is no canary's.
+    Trace {
+        /// The value seen.
+        value: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Show the canary records of one export, to watch for them (a mailbox
+    /// for their email, a phone for their number).
+    List {
+        /// The export id, such as EX-0001.
+        export: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// Markdown, for people and for pasting into the regulator's form.
+    Md,
+    /// JSON, the stable interface for other tools.
+    Json,
+    /// A self-contained HTML page.
+    Html,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum IncidentCommand {
+    /// Open an incident: prints its id (or `{"id": …}` with --json), and
+    /// how many people it affects on stderr.
+    Open {
+        /// A short title.
+        #[arg(long)]
+        title: String,
+        /// When the organisation became aware, RFC 3339 (such as
+        /// 2026-12-06T09:30:00Z); the 72-hour clock starts then. Not in
+        /// the future.
+        #[arg(long, value_name = "TIME")]
+        aware_at: String,
+        /// What was exposed; repeatable: principal:NAME, token:ID,
+        /// processor:NAME, export:ID, window:FROM..TO or store, each
+        /// optionally with `,window:FROM..TO`.
+        #[arg(long = "scope", value_name = "SCOPE", required = true)]
+        scopes: Vec<String>,
+        /// What happened, in words (default: drawn from the scopes).
+        #[arg(long)]
+        nature: Option<String>,
+        /// The master key was taken with the store (for a `store` scope).
+        #[arg(long)]
+        keys_exposed: bool,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// The breach register (Art. 33(5)): every incident, oldest first.
+    List(JsonFlag),
+    /// The report: Art. 33(3) content, timeline, 72-hour clock, Art. 34
+    /// assessment and everyone exposed.
+    Report {
+        /// The incident id, such as INC-0001.
+        id: String,
+        /// md for people, json for tools, html for a page.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+        /// Write to this file (mode 0600) instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write one notice per person affected into a new directory, with a
+    /// mail-merge CSV; declares the purpose breach_notification.
+    Notices {
+        /// The incident id.
+        id: String,
+        /// The directory to create (mode 0700; files 0600).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Follow an incident up (Art. 33(4)): each change is kept in its
+    /// timeline.
+    #[command(group(
+        ArgGroup::new("change")
+            .required(true)
+            .multiple(true)
+            .args(["note", "nature", "consequences", "measures", "reported_to_authority", "subjects_notified", "status"])
+    ))]
+    Update {
+        /// The incident id.
+        id: String,
+        /// What was learned, for the timeline.
+        #[arg(long)]
+        note: Option<String>,
+        /// A new description of what happened.
+        #[arg(long)]
+        nature: Option<String>,
+        /// The likely consequences, as you assess them.
+        #[arg(long)]
+        consequences: Option<String>,
+        /// The measures taken or proposed.
+        #[arg(long)]
+        measures: Option<String>,
+        /// When the supervisory authority was notified (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        reported_to_authority: Option<String>,
+        /// When the people affected were notified (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        subjects_notified: Option<String>,
+        /// open or closed.
+        #[arg(long)]
+        status: Option<String>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OrganisationCommand {
+    /// Show the organisation and its DPO.
+    Show(JsonFlag),
+    /// Set the organisation's name or its DPO's contact; an empty value
+    /// removes one.
+    #[command(group(
+        ArgGroup::new("change")
+            .required(true)
+            .multiple(true)
+            .args(["name", "dpo_name", "dpo_email", "dpo_phone", "dpo_address", "canary_email_domain"])
+    ))]
+    Set {
+        /// The organisation's name, as members know it.
+        #[arg(long)]
+        name: Option<String>,
+        /// The data protection officer's name.
+        #[arg(long)]
+        dpo_name: Option<String>,
+        /// Their email address.
+        #[arg(long)]
+        dpo_email: Option<String>,
+        /// Their phone number.
+        #[arg(long)]
+        dpo_phone: Option<String>,
+        /// Their postal address, on one line.
+        #[arg(long)]
+        dpo_address: Option<String>,
+        /// A domain the organisation controls, for canary email addresses.
+        #[arg(long)]
+        canary_email_domain: Option<String>,
         #[command(flatten)]
         output: JsonFlag,
     },

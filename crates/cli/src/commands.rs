@@ -6,15 +6,15 @@
 
 use std::fs;
 use std::io::{IsTerminal, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use custos_engine::{
-    Caller, CsvInput, DEFAULT_PURPOSE, Encoding, FieldSelection, INITIAL_ADMIN, ImportOptions,
-    ImportProgress, InitKey, InitOptions, KeyAccess, NewMasterKey, OpenOptions, Vault, wire,
+    Caller, CsvInput, DEFAULT_PURPOSE, Encoding, ExportRequest, FieldSelection, INITIAL_ADMIN,
+    ImportOptions, ImportProgress, InitKey, InitOptions, KeyAccess, NewMasterKey, OpenOptions,
+    ProcessorExport, Vault, wire,
 };
 use custos_model::{PrincipalKind, Schema, SubjectId};
 use serde_json::json;
@@ -135,6 +135,22 @@ pub(crate) fn run(cli: Cli, dir_is_default: bool) -> anyhow::Result<()> {
         Command::Alerts(command) => {
             let (vault, who) = ctx.operator()?;
             crate::alerts::run(&vault, &who, command)
+        }
+        Command::Processor(command) => {
+            let (vault, who) = ctx.operator()?;
+            crate::processors::run(&vault, &who, command)
+        }
+        Command::Canary(command) => {
+            let (vault, who) = ctx.operator()?;
+            crate::processors::canary(&vault, &who, command)
+        }
+        Command::Incident(command) => {
+            let (vault, who) = ctx.operator()?;
+            crate::incidents::run(&vault, &who, command)
+        }
+        Command::Organisation(command) => {
+            let (vault, who) = ctx.operator()?;
+            crate::incidents::organisation(&vault, &who, command)
         }
     }
 }
@@ -456,29 +472,47 @@ fn export(vault: &Vault, who: &Caller, args: ExportArgs) -> anyhow::Result<()> {
         .iter()
         .map(|id| parse_id(id))
         .collect::<Result<_, _>>()?;
-    let report = match &args.out {
-        Some(path) => {
-            // Exports hold personal data: readable by the owner only.
-            let file = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .with_context(|| {
-                    format!("cannot create `{}` (it must not exist yet)", path.display())
-                })?;
-            let mut out = std::io::BufWriter::new(file);
-            let result = vault.export_csv(who, &mut out, &selection, &filters, &ids);
-            if result.is_err() {
-                drop(out);
-                let _ = fs::remove_file(path);
-            }
-            result?
+    let request = ExportRequest {
+        selection,
+        filters,
+        ids,
+    };
+    if let (Some(processor), Some(path)) = (&args.processor, &args.out) {
+        let export = ProcessorExport {
+            processor: processor.clone(),
+            request,
+            file_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            canaries: args.canaries,
+        };
+        let report = write_file(path, |out| vault.export_to_processor(who, out, &export))?;
+        if args.output.json {
+            output::json(&wire::processor_export(&report));
+        } else {
+            println!(
+                "{}: exported {} subjects to processor `{processor}` in {} (sha256 {})",
+                report.id,
+                report.report.rows,
+                path.display(),
+                report.sha256
+            );
         }
+        excluded_note(who, report.report.excluded, args.output.json);
+        return Ok(());
+    }
+    let report = match &args.out {
+        Some(path) => write_file(path, |out| {
+            vault.export_csv(who, out, &request.selection, &request.filters, &request.ids)
+        })?,
         None => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
-            let report = vault.export_csv(who, &mut lock, &selection, &filters, &ids)?;
+            let report = vault.export_csv(
+                who,
+                &mut lock,
+                &request.selection,
+                &request.filters,
+                &request.ids,
+            )?;
             lock.flush()?;
             report
         }
@@ -488,14 +522,35 @@ fn export(vault: &Vault, who: &Caller, args: ExportArgs) -> anyhow::Result<()> {
         (Some(path), false) => println!("exported {} subjects to {}", report.rows, path.display()),
         (None, _) => eprintln!("exported {} subjects", report.rows),
     }
-    if report.excluded > 0 && !(args.out.is_some() && args.output.json) {
+    excluded_note(who, report.excluded, args.out.is_some() && args.output.json);
+    Ok(())
+}
+
+/// Writes a new private file with `write`, removing it if `write` fails:
+/// a half-written export must not be left behind.
+fn write_file<T>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<T, custos_engine::EngineError>,
+) -> anyhow::Result<T> {
+    let mut out = std::io::BufWriter::new(output::private_file(path)?);
+    let result = write(&mut out).map_err(anyhow::Error::from).and_then(|t| {
+        out.flush()?;
+        Ok(t)
+    });
+    if result.is_err() {
+        drop(out);
+        let _ = fs::remove_file(path);
+    }
+    result
+}
+
+fn excluded_note(who: &Caller, excluded: u64, quiet: bool) {
+    if excluded > 0 && !quiet {
         eprintln!(
-            "note: {} subjects were left out: the policies do not allow every field asked for (purpose `{}`)",
-            report.excluded,
+            "note: {excluded} subjects were left out: the policies do not allow every field asked for (purpose `{}`)",
             who.declared_purpose().unwrap_or_default()
         );
     }
-    Ok(())
 }
 
 fn rotate(vault: &mut Vault, json: bool) -> anyhow::Result<()> {

@@ -7,10 +7,12 @@
 mod alerts;
 mod args;
 mod commands;
+mod incidents;
 mod ledger;
 mod output;
 mod policy;
 mod principals;
+mod processors;
 mod purposes;
 mod subjects;
 
@@ -35,7 +37,8 @@ pub(crate) struct InvalidInput(pub(crate) String);
 /// - 2: invalid input: a bad option or value (clap's usage errors too), an
 ///   unknown or missing purpose, an invalid policy file, policy test cases
 ///   that fail, or a policy set refused by `policy apply`;
-/// - 3: no such subject, principal, token or purpose;
+/// - 3: no such subject, principal, token, purpose, processor, export or
+///   incident, or a canary trace that matches nothing;
 /// - 4: a conflict: the subject, principal, token or purpose already exists,
 ///   or changed meanwhile;
 /// - 5: busy or unavailable (the ledger cannot take the event, another
@@ -47,6 +50,9 @@ pub(crate) struct InvalidInput(pub(crate) String);
 fn exit_code(error: &anyhow::Error) -> u8 {
     if error.downcast_ref::<ledger::LedgerTampered>().is_some() {
         return 7;
+    }
+    if error.downcast_ref::<processors::NoCanary>().is_some() {
+        return 3;
     }
     if error.downcast_ref::<policy::CasesFailed>().is_some()
         || error.downcast_ref::<InvalidInput>().is_some()

@@ -1,11 +1,39 @@
 //! Printing results: text for people, one JSON document for scripts.
 
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+
+use anyhow::Context;
 use custos_engine::{Denial, SubjectRecord};
-use serde_json::Value;
 
 /// Prints one JSON document on stdout.
-pub(crate) fn json(value: &Value) {
-    println!("{value}");
+pub(crate) fn json(value: &impl serde::Serialize) {
+    match serde_json::to_string(value) {
+        Ok(text) => println!("{text}"),
+        // Values built from strings, numbers and maps always serialise.
+        Err(e) => eprintln!("error: cannot encode JSON output: {e}"),
+    }
+}
+
+/// Creates a file for personal data: new (never over an existing file)
+/// and readable by the owner only.
+pub(crate) fn private_file(path: &Path) -> anyhow::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create `{}` (it must not exist yet)", path.display()))
+}
+
+/// Creates a directory for personal data: new, and readable by the owner
+/// only.
+pub(crate) fn private_dir(path: &Path) -> anyhow::Result<()> {
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(path)
+        .with_context(|| format!("cannot create `{}` (it must not exist yet)", path.display()))
 }
 
 /// Prints a subject's fields as aligned `field: value` lines.

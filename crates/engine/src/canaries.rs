@@ -7,17 +7,18 @@
 //! export's own rows, never from a template of its own:
 //! - its scope attributes (constituency, branch, status and dates, consent
 //!   flags) and its town come from a real row of the export (its
-//!   *template*), so it matches the export's filters and the purpose's
-//!   consent rule;
-//! - its special-category and financial values come from another real row,
-//!   so it is no near-copy of any one member;
+//!   *template*, drawn at random from the rows written before it), so it
+//!   matches the export's filters and the purpose's consent rule;
+//! - its special-category and financial values come from another real row
+//!   drawn the same way, so it is no near-copy of any one member;
 //! - who it is (names, address, date of birth) comes from the synthetic
 //!   generator; its email, phone and postcode are made up in the forms the
 //!   export uses, checked against the vault's blind indexes so that no real
 //!   member shares them; no identity, contact or free-text value is ever
 //!   copied from a real member;
-//! - its membership number fills a gap in the vault's numbering next to a
-//!   real row, and it is written at its place in id order.
+//! - its membership number fills a gap in the vault's numbering just past
+//!   a real row's (in a vault numbered without gaps, that is just past the
+//!   newest members'), and it is written at its place in id order.
 //!
 //! Canaries exist only in the export file and, sealed, in the store: they
 //! are not subjects, so no read, listing, count, ledger event, exposure
@@ -101,14 +102,20 @@ pub(crate) struct CanaryMixer<'v> {
     domain: String,
     planned: Vec<Planned>,
     next: usize,
-    /// The last two rows written: the template and the sample.
-    recent: [Option<Row>; 2],
+    /// A uniform sample of the rows written so far, from which each
+    /// canary's template and sample rows are drawn.
+    seen: Vec<Row>,
+    /// How many rows were written so far.
+    written_rows: usize,
     made: Vec<Made>,
 }
 
+/// How many written rows a mixer keeps to draw templates from.
+const RESERVOIR: usize = 64;
+
 impl<'v> CanaryMixer<'v> {
-    /// Plans `count` canaries for an export of `exported` (sorted) ids with
-    /// these columns.
+    /// Plans `count` canaries for an export of `exported` ids (in the order
+    /// they are written) with these columns.
     pub(crate) fn plan(
         vault: &'v Vault,
         columns: &[usize],
@@ -117,6 +124,7 @@ impl<'v> CanaryMixer<'v> {
         domain: &str,
     ) -> Result<Self, EngineError> {
         let carries_id = columns.iter().any(|&i| vault.schema.fields()[i].is_id());
+        let sorted = exported.windows(2).all(|w| w[0] < w[1]);
         let mut rng = rand::thread_rng();
         let mut planned: Vec<Planned> = Vec::new();
         let wanted = usize::try_from(count).unwrap_or(0).min(exported.len());
@@ -136,9 +144,14 @@ impl<'v> CanaryMixer<'v> {
             let Some(id) = near_id(&exported[base], &mut rng) else {
                 continue;
             };
-            // Its place in id order; first place has no row before it to
-            // borrow from.
-            let place = exported.partition_point(|e| e < &id);
+            // Its place in id order (or, in an export of chosen subjects
+            // in the order given, after its neighbour); first place has no
+            // row before it to borrow from.
+            let place = if sorted {
+                exported.partition_point(|e| e < &id)
+            } else {
+                base + 1
+            };
             if place == 0
                 || exported.get(place) == Some(&id)
                 || planned.iter().any(|p| p.id.as_ref() == Some(&id))
@@ -158,7 +171,8 @@ impl<'v> CanaryMixer<'v> {
             domain: domain.to_owned(),
             planned,
             next: 0,
-            recent: [None, None],
+            seen: Vec::with_capacity(RESERVOIR),
+            written_rows: 0,
             made: Vec::new(),
         })
     }
@@ -172,9 +186,19 @@ impl<'v> CanaryMixer<'v> {
         row: Option<&Row>,
         emit: &mut dyn FnMut(&Row) -> Result<(), EngineError>,
     ) -> Result<(), EngineError> {
+        let mut rng = rand::thread_rng();
         if let Some(row) = row {
-            self.recent.swap(0, 1);
-            self.recent[0] = Some(row.clone());
+            // Reservoir sampling: every row written so far is equally
+            // likely to be kept.
+            self.written_rows += 1;
+            if self.seen.len() < RESERVOIR {
+                self.seen.push(row.clone());
+            } else {
+                let slot = rng.gen_range(0..self.written_rows);
+                if let Some(kept) = self.seen.get_mut(slot) {
+                    *kept = row.clone();
+                }
+            }
         }
         while let Some(planned) = self.planned.get(self.next) {
             if planned.after_index > index {
@@ -184,11 +208,12 @@ impl<'v> CanaryMixer<'v> {
             self.next += 1;
             // A canary planned before any row was written has nothing to
             // pass for, and would be out of order later: it is dropped.
-            let Some(template) = self.recent[0].clone() else {
+            if self.seen.is_empty() {
                 continue;
-            };
-            let sample = self.recent[1].clone().unwrap_or_else(|| template.clone());
-            let (row, made) = self.make(&template, &sample, planned.id.as_ref())?;
+            }
+            let template = &self.seen[rng.gen_range(0..self.seen.len())];
+            let sample = &self.seen[rng.gen_range(0..self.seen.len())];
+            let (row, made) = self.make(template, sample, planned.id.as_ref())?;
             emit(&row)?;
             self.made.push(made);
         }
@@ -240,6 +265,7 @@ impl<'v> CanaryMixer<'v> {
                 .position(|c| *c == name)
                 .and_then(|i| person.values().get(i).map(|v| (*v).to_owned()))
         };
+        let id_column = self.columns.iter().position(|&i| schema.fields()[i].is_id());
         let mut row: Row = Vec::with_capacity(self.columns.len());
         for (column, &index) in self.columns.iter().enumerate() {
             let spec = &schema.fields()[index];
@@ -252,8 +278,19 @@ impl<'v> CanaryMixer<'v> {
             } else {
                 match spec.field_type() {
                     FieldType::Email => {
-                        let names = (generated("given_name"), generated("family_name"));
-                        self.unique(spec, || email(&names, &from(template), &self.domain))?
+                        let given = generated("given_name").unwrap_or_default();
+                        let family = generated("family_name").unwrap_or_default();
+                        let real = from(template);
+                        let real_id = id_column.and_then(|c| template.get(c).cloned().flatten());
+                        self.unique(spec, || {
+                            email(
+                                &given,
+                                &family,
+                                real.as_ref().map(FieldValue::as_str),
+                                (real_id.as_ref().map(FieldValue::as_str), id),
+                                &self.domain,
+                            )
+                        })?
                     }
                     FieldType::Phone => self.unique(spec, uk_mobile)?,
                     FieldType::Postcode => from(template).and_then(|real| {
@@ -388,37 +425,67 @@ fn near_id(base: &SubjectId, rng: &mut impl Rng) -> Option<SubjectId> {
         .flatten()
 }
 
-/// An email address in the generator's style for the canary's names, at
-/// the organisation's canary domain, or else at the domain of the
-/// template's own address.
-fn email(names: &(Option<String>, Option<String>), template: &Option<FieldValue>, domain: &str) -> String {
+/// An email address for the canary's names in the form of the template's
+/// own: the same separators, digits where it has digits (its membership
+/// number's where the template's repeat the template's membership
+/// number), at the organisation's canary domain or else the template's.
+fn email(
+    given: &str,
+    family: &str,
+    template: Option<&str>,
+    ids: (Option<&str>, Option<&SubjectId>),
+    domain: &str,
+) -> String {
     let mut rng = rand::thread_rng();
-    let part = |s: &Option<String>| {
-        s.as_deref()
-            .unwrap_or("member")
-            .chars()
+    let part = |s: &str| {
+        s.chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
             .collect::<String>()
             .to_lowercase()
     };
-    let (given, family) = (part(&names.0), part(&names.1));
-    let domain = if domain.is_empty() {
-        template
-            .as_ref()
-            .and_then(|t| t.as_str().rsplit_once('@').map(|(_, d)| d.to_owned()))
-            .unwrap_or_else(|| "example.org".to_owned())
-    } else {
-        domain.to_owned()
+    let (given, family) = (part(given), part(family));
+    let (local, template_domain) = template
+        .and_then(|t| t.rsplit_once('@'))
+        .unwrap_or(("", "example.org"));
+    let domain = if domain.is_empty() { template_domain } else { domain };
+    let digits: &str = {
+        let n = local.bytes().rev().take_while(u8::is_ascii_digit).count();
+        &local[local.len() - n..]
     };
-    let number: u32 = rng.gen_range(10..100_000);
-    match rng.gen_range(0..3) {
-        0 => format!("{given}.{family}{number}@{domain}"),
-        1 => format!(
-            "{}{family}{number}@{domain}",
-            given.chars().next().unwrap_or('m')
-        ),
-        _ => format!("{given}_{family}{number}@{domain}"),
-    }
+    let stem = &local[..local.len() - digits.len()];
+    let before_digits = stem
+        .chars()
+        .last()
+        .filter(|c| matches!(c, '.' | '_' | '-'))
+        .map(String::from)
+        .unwrap_or_default();
+    let names = if stem.contains('.') {
+        format!("{given}.{family}")
+    } else if stem.contains('_') {
+        format!("{given}_{family}")
+    } else {
+        format!("{}{family}", given.chars().next().unwrap_or('m'))
+    };
+    let trailing = |id: &str| {
+        let n = id.bytes().rev().take_while(u8::is_ascii_digit).count();
+        id[id.len() - n..].trim_start_matches('0').to_owned()
+    };
+    let number = match ids {
+        (Some(template_id), Some(canary_id))
+            if !digits.is_empty() && trailing(template_id) == digits.trim_start_matches('0') =>
+        {
+            trailing(canary_id.as_str())
+        }
+        _ if !digits.is_empty() => {
+            let width = u32::try_from(digits.len()).unwrap_or(1).min(9);
+            let low = if width == 1 { 0 } else { 10u64.pow(width - 1) };
+            rng.gen_range(low..10u64.pow(width)).to_string()
+        }
+        _ if rng.gen_bool(0.5) => rng.gen_range(10..100).to_string(),
+        _ => String::new(),
+    };
+    let sep = if number.is_empty() { "" } else { before_digits.as_str() };
+    format!("{names}{sep}{number}@{domain}")
 }
 
 /// A UK mobile number, as members type them.
@@ -635,14 +702,20 @@ mod tests {
             let code = format!("LS1 {}", inward_code());
             assert!(postcode.parse_value(&code).unwrap().is_some(), "{code}");
             let address = email(
-                &(Some("Ana-Maria".into()), Some("O'Neil".into())),
-                &Some(FieldValue::from_canonical("x@party.example".into())),
+                "Ana-Maria",
+                "O'Neil",
+                Some("sam.jones.412@party.example"),
+                (Some("M00000412"), Some(&SubjectId::parse("M00000431").unwrap())),
                 "",
             );
-            assert!(address.ends_with("@party.example"), "{address}");
+            assert_eq!(address, "ana-maria.oneil.431@party.example");
             assert!(email_field.parse_value(&address).unwrap().is_some(), "{address}");
+            let address = email("Ana", "Lee", Some("sjones_77@x.example"), (None, None), "");
+            assert!(address.starts_with("ana_lee_"), "{address}");
+            assert_eq!(address.len(), "ana_lee_00@x.example".len(), "{address}");
+            assert!(address.ends_with("@x.example"), "{address}");
         }
-        let own = email(&(None, None), &None, "canaries.party.example");
+        let own = email("Ana", "Lee", None, (None, None), "canaries.party.example");
         assert!(own.ends_with("@canaries.party.example"), "{own}");
     }
 

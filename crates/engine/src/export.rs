@@ -330,9 +330,14 @@ impl Vault {
             .collect();
         let fields = self.field_names(&columns);
         if !request.ids.is_empty() {
-            let mut ids = request.ids.clone();
-            ids.sort();
-            ids.dedup();
+            // In the order given, each once.
+            let mut seen = std::collections::HashSet::new();
+            let ids: Vec<SubjectId> = request
+                .ids
+                .iter()
+                .filter(|id| seen.insert(*id))
+                .cloned()
+                .collect();
             return Ok(ExportPlan {
                 columns,
                 fields,

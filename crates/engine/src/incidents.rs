@@ -8,7 +8,7 @@
 //! each time it is asked for (`exposure.rs`), so a report is as true as the
 //! ledger it is read from.
 
-use custos_model::{DataCategory, IncidentId, PrincipalName, PrincipalStatus};
+use custos_model::{DataCategory, FieldName, IncidentId, PrincipalName, PrincipalStatus};
 use custos_store::{
     IncidentChange, IncidentRecord, IncidentStatus, IncidentUpdate, NewIncident, StoreError,
 };
@@ -377,64 +377,21 @@ impl Vault {
             .ok_or(StoreError::IncidentNotFound(id))?)
     }
 
-    /// What the data exposed allows, category by category, then the DPO's
+    /// What the data exposed allows, for everyone affected, then the DPO's
     /// assessment.
     fn consequences(&self, record: &IncidentRecord, exposure: &Exposure) -> Vec<String> {
-        let has = |c: &dyn Fn(&DataCategory) -> bool| {
-            exposure
-                .subjects
-                .iter()
-                .any(|s| s.categories.iter().any(|cat| c(cat)))
-        };
-        let names = exposure
-            .subjects
-            .iter()
-            .any(|s| s.fields.iter().any(|f| matches!(f.as_str(), "given_name" | "family_name")));
-        let mut out = Vec::new();
-        if names {
-            out.push("People can be identified as members (or former members) of the organisation, which may reveal their political opinions or trade-union membership.".to_owned());
+        let mut fields: Vec<FieldName> = Vec::new();
+        let mut categories: Vec<DataCategory> = Vec::new();
+        for s in &exposure.subjects {
+            fields.extend(s.fields.iter().cloned());
+            categories.extend(s.categories.iter().copied());
         }
-        if has(&|c| *c == DataCategory::Contact) {
-            out.push("Phishing, scams, spam or unwanted calls and letters using the contact details exposed, possibly pretending to come from the organisation.".to_owned());
-        }
-        if has(&|c| *c == DataCategory::Identity) && !names {
-            out.push("Identity details may be combined with other data to impersonate people.".to_owned());
-        }
-        if has(&|c| *c == DataCategory::Financial) {
-            out.push("Targeted fraud using what is known of people's donations or payments.".to_owned());
-        }
-        let special: Vec<&str> = {
-            let mut v: Vec<&str> = exposure
-                .subjects
-                .iter()
-                .flat_map(|s| s.categories.iter())
-                .filter(|c| c.is_special())
-                .map(|c| c.as_str())
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        if !special.is_empty() {
-            out.push(format!(
-                "Discrimination, harassment or distress from the disclosure of special-category data ({}).",
-                special.join(", ")
-            ));
-        }
-        if has(&|c| *c == DataCategory::FreeText) {
-            out.push("Notes kept about people may reveal anything they told the organisation.".to_owned());
-        }
+        fields.sort();
+        fields.dedup();
+        categories.sort();
+        categories.dedup();
         let encrypted = exposure.subjects.iter().any(|s| !s.encrypted_fields.is_empty());
-        if encrypted && !record.incident.keys_exposed {
-            out.push("The encrypted fields taken cannot be read without the master key, which was not taken.".to_owned());
-        }
-        if out.is_empty() {
-            out.push("No personal data was released within the scope of this incident.".to_owned());
-        }
-        if !record.consequences.is_empty() {
-            out.push(format!("The DPO's assessment: {}", record.consequences));
-        }
-        out
+        consequences_of(record, &fields, &categories, encrypted)
     }
 
     /// What the vault knows was done (revocations, encryption), then the
@@ -500,6 +457,58 @@ impl Vault {
     }
 }
 
+/// What exposing these fields allows, in sentences, then the DPO's
+/// assessment: for a report (everyone's fields) or one letter (one
+/// person's).
+pub(crate) fn consequences_of(
+    record: &IncidentRecord,
+    fields: &[FieldName],
+    categories: &[DataCategory],
+    encrypted: bool,
+) -> Vec<String> {
+    let has = |c: DataCategory| categories.contains(&c);
+    let names = fields
+        .iter()
+        .any(|f| matches!(f.as_str(), "given_name" | "family_name"));
+    let mut out = Vec::new();
+    if names {
+        out.push("People can be identified as members (or former members) of the organisation, which may reveal their political opinions or trade-union membership.".to_owned());
+    }
+    if has(DataCategory::Contact) {
+        out.push("Phishing, scams, spam or unwanted calls and letters using the contact details exposed, possibly pretending to come from the organisation.".to_owned());
+    }
+    if has(DataCategory::Identity) && !names {
+        out.push("Identity details may be combined with other data to impersonate people.".to_owned());
+    }
+    if has(DataCategory::Financial) {
+        out.push("Targeted fraud using what is known of people's donations or payments.".to_owned());
+    }
+    let special: Vec<&str> = categories
+        .iter()
+        .filter(|c| c.is_special())
+        .map(|c| c.as_str())
+        .collect();
+    if !special.is_empty() {
+        out.push(format!(
+            "Discrimination, harassment or distress from the disclosure of special-category data ({}).",
+            special.join(", ")
+        ));
+    }
+    if has(DataCategory::FreeText) {
+        out.push("Notes kept about people may reveal anything they told the organisation.".to_owned());
+    }
+    if encrypted && !record.incident.keys_exposed {
+        out.push("The encrypted fields taken cannot be read without the master key, which was not taken.".to_owned());
+    }
+    if out.is_empty() {
+        out.push("No personal data was released within the scope of this incident.".to_owned());
+    }
+    if !record.consequences.is_empty() {
+        out.push(format!("The DPO's assessment: {}", record.consequences));
+    }
+    out
+}
+
 /// The people affected, and those with special-category data exposed.
 fn affected(exposure: &Exposure) -> (u64, u64) {
     (
@@ -542,11 +551,11 @@ fn describe_scopes(scopes: &[Scope], keys_exposed: bool) -> String {
                 .unwrap_or_default();
             match &s.source {
                 ScopeSource::Principal(name) => {
-                    format!("personal data released to principal `{name}`{when} may have been misused")
+                    format!("personal data released to principal {name}{when} may have been misused")
                 }
-                ScopeSource::Token(id) => format!("API token `{id}` was compromised, exposing what it was used to read{when}"),
+                ScopeSource::Token(id) => format!("API token {id} was compromised, exposing what it was used to read{when}"),
                 ScopeSource::Processor(name) => format!(
-                    "processor `{name}` was breached, exposing the data exported to it and what its staff read{when}"
+                    "processor {name} was breached, exposing the data exported to it and what its staff read{when}"
                 ),
                 ScopeSource::Export(id) => format!("the file of export {id} was exposed"),
                 ScopeSource::Everything => format!("personal data released by the vault{when} was exposed"),
@@ -685,7 +694,7 @@ mod tests {
             Scope::parse("store").unwrap(),
         ];
         let text = describe_scopes(&scopes, false);
-        assert!(text.starts_with("Processor `mailhouse` was breached"), "{text}");
+        assert!(text.starts_with("Processor mailhouse was breached"), "{text}");
         assert!(text.ends_with("without its master key."), "{text}");
     }
 }

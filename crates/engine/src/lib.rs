@@ -21,6 +21,7 @@ mod alerts;
 mod audit;
 mod authentication;
 mod authorization;
+mod breach_report;
 mod canaries;
 mod clock;
 mod directory;
@@ -28,6 +29,7 @@ mod error;
 mod export;
 mod exposure;
 mod import;
+mod notices;
 mod incident_scope;
 mod incidents;
 mod organisation;
@@ -57,6 +59,7 @@ pub use custos_store::{
 };
 pub use directory::{NewToken, PrincipalChange, PrincipalView, TotpEnrollment};
 pub use error::{AuthFailure, Denial, EngineError, ErrorKind, Problem};
+pub use breach_report::{report_html, report_markdown};
 pub use canaries::{CanaryTrace, CanaryView, MAX_CANARIES};
 pub use export::{ExportReport, ExportRequest, ProcessorExport, ProcessorExportReport};
 pub use exposure::{Exposure, SubjectExposure};
@@ -65,6 +68,7 @@ pub use incidents::{
     Art34Assessment, IncidentFollowUp, IncidentOpening, IncidentReport, remaining_words,
 };
 pub use import::{CsvInput, Encoding, ImportOptions, ImportProgress, ImportReport};
+pub use notices::{BREACH_PURPOSE, MailMerge, Notice, NoticeRun, NoticeSink, NoticeSummary};
 pub use organisation::{Organisation, OrganisationChange};
 pub use policy_admin::AppliedPolicy;
 pub use processors::{NewProcessor, ProcessorView};

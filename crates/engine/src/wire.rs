@@ -6,7 +6,8 @@
 
 use custos_model::{FieldType, Purpose, Schema};
 use custos_policy::CaseReport;
-use custos_store::{AlertRecord, PolicyRecord, TokenRecord};
+use custos_store::{AlertRecord, ExportRecord, IncidentRecord, PolicyRecord, ProcessorRecord, TokenRecord};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::access::SubjectPage;
@@ -14,7 +15,13 @@ use crate::audit::SubjectHistory;
 use crate::authentication::Session;
 use crate::directory::{PrincipalView, TotpEnrollment};
 use crate::error::{Denial, Problem};
-use crate::export::ExportReport;
+use crate::canaries::{CanaryTrace, CanaryView};
+use crate::export::{ExportReport, ProcessorExportReport};
+use crate::exposure::SubjectExposure;
+use crate::incidents::IncidentReport;
+use crate::notices::{Notice, NoticeSummary};
+use crate::organisation::Organisation;
+use crate::processors::ProcessorView;
 use crate::import::ImportReport;
 use crate::policy_admin::AppliedPolicy;
 use crate::principal::Principal;
@@ -394,5 +401,320 @@ pub fn case_report(report: &CaseReport) -> Value {
             .iter()
             .map(|r| json!({ "name": r.name, "line": r.line, "passed": r.passed, "detail": r.detail }))
             .collect::<Vec<_>>(),
+    })
+}
+
+/// A processor: `{"name", "contact", "contract_ref", "purposes",
+/// "created_at", "created_by"}`.
+pub fn processor(p: &ProcessorRecord) -> Value {
+    json!({
+        "name": p.name.as_str(),
+        "contact": p.contact,
+        "contract_ref": p.contract_ref,
+        "purposes": p.purposes.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+        "created_at": p.created_at,
+        "created_by": p.created_by,
+    })
+}
+
+/// A processor with what it received: the processor's keys plus
+/// `"exports": [export…]` and `"principals": [name…]`.
+pub fn processor_view(view: &ProcessorView) -> Value {
+    let mut v = processor(&view.record);
+    v["exports"] = Value::Array(view.exports.iter().map(export_record).collect());
+    v["principals"] = json!(view.principals.iter().map(|p| p.as_str()).collect::<Vec<_>>());
+    v
+}
+
+/// An export to a processor, as registered: `{"id", "processor",
+/// "purpose", "principal", "request_id", "fields", "filters", "file_name",
+/// "started_at", "first_seq", "status", "completed_at", "manifest_seq",
+/// "subjects", "canaries", "sha256"}`.
+pub fn export_record(e: &ExportRecord) -> Value {
+    json!({
+        "id": e.id.to_string(),
+        "processor": e.export.processor.as_str(),
+        "purpose": e.export.purpose,
+        "principal": e.export.principal,
+        "request_id": e.export.request_id,
+        "fields": e.export.fields.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+        "filters": e.export.filters,
+        "file_name": e.export.file_name,
+        "started_at": e.export.started_at,
+        "first_seq": e.export.first_seq,
+        "status": e.status.as_str(),
+        "completed_at": e.completed_at,
+        "manifest_seq": e.manifest_seq,
+        "subjects": e.subjects,
+        "canaries": e.canaries,
+        "sha256": e.sha256,
+    })
+}
+
+/// What an export to a processor did: `{"id", "rows", "excluded",
+/// "fields", "canaries", "sha256", "manifest_seq"}`.
+pub fn processor_export(report: &ProcessorExportReport) -> Value {
+    json!({
+        "id": report.id.to_string(),
+        "rows": report.report.rows,
+        "excluded": report.report.excluded,
+        "fields": report.report.fields,
+        "canaries": report.canaries,
+        "sha256": report.sha256,
+        "manifest_seq": report.manifest_seq,
+    })
+}
+
+/// Where a traced value came from: `{"matches": [{"export", "processor",
+/// "exported_at", "purpose", "canary", "matched": [kind…]}]}`; empty when
+/// it is no canary's.
+pub fn canary_traces(traces: &[CanaryTrace]) -> Value {
+    let matches: Vec<Value> = traces
+        .iter()
+        .map(|t| {
+            json!({
+                "export": t.export.id.to_string(),
+                "processor": t.export.export.processor.as_str(),
+                "exported_at": t.export.export.started_at,
+                "purpose": t.export.export.purpose,
+                "canary": t.n,
+                "matched": t.matched,
+            })
+        })
+        .collect();
+    json!({ "matches": matches })
+}
+
+/// An export's canaries: `{"export", "canaries": [{"n", "fields": {name:
+/// value}}]}`. They are synthetic people, not members.
+pub fn canaries(export: &str, views: &[CanaryView]) -> Value {
+    let canaries: Vec<Value> = views
+        .iter()
+        .map(|c| {
+            let fields: Map<String, Value> = c
+                .values
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::String(v.as_str().to_owned())))
+                .collect();
+            json!({ "n": c.n, "fields": fields })
+        })
+        .collect();
+    json!({ "export": export, "canaries": canaries })
+}
+
+/// The organisation and its DPO: `{"name", "dpo": {"name", "email",
+/// "phone", "address"}, "canary_email_domain"}`; unset values are "".
+pub fn organisation(org: &Organisation) -> Value {
+    json!({
+        "name": org.name,
+        "dpo": {
+            "name": org.dpo_name,
+            "email": org.dpo_email,
+            "phone": org.dpo_phone,
+            "address": org.dpo_address,
+        },
+        "canary_email_domain": org.canary_email_domain,
+    })
+}
+
+/// An incident in the breach register: `{"id", "title", "nature",
+/// "aware_at", "deadline", "opened_at", "opened_by", "status", "scopes",
+/// "keys_exposed", "consequences", "measures", "reported_at",
+/// "subjects_notified_at", "closed_at", "affected_subjects",
+/// "special_category_subjects"}`. The counts are as of its last update.
+pub fn incident(r: &IncidentRecord) -> Value {
+    let i = &r.incident;
+    json!({
+        "id": r.id.to_string(),
+        "title": i.title,
+        "nature": i.nature,
+        "aware_at": i.aware_at,
+        "deadline": crate::exposure::deadline(&i.aware_at),
+        "opened_at": i.opened_at,
+        "opened_by": i.opened_by,
+        "status": r.status.as_str(),
+        "scopes": i.scopes,
+        "keys_exposed": i.keys_exposed,
+        "consequences": r.consequences,
+        "measures": r.measures,
+        "reported_at": r.reported_at,
+        "subjects_notified_at": r.subjects_notified_at,
+        "closed_at": r.closed_at,
+        "affected_subjects": i.affected.0,
+        "special_category_subjects": i.affected.1,
+    })
+}
+
+/// The breach register: `{"incidents": [incident…]}`.
+pub fn incidents(list: &[IncidentRecord]) -> Value {
+    json!({ "incidents": list.iter().map(incident).collect::<Vec<_>>() })
+}
+
+/// One person's exposure: `{"id", "fields", "categories",
+/// "special_category", "first_exposed", "last_exposed", "erased",
+/// "encrypted_fields"}`. For someone erased since, `id` is a pseudonym.
+#[derive(Serialize)]
+struct SubjectExposureJson<'a> {
+    id: &'a str,
+    fields: Vec<&'a str>,
+    categories: Vec<&'static str>,
+    special_category: bool,
+    first_exposed: &'a str,
+    last_exposed: &'a str,
+    erased: bool,
+    encrypted_fields: Vec<&'a str>,
+}
+
+impl<'a> From<&'a SubjectExposure> for SubjectExposureJson<'a> {
+    fn from(s: &'a SubjectExposure) -> Self {
+        Self {
+            id: &s.id,
+            fields: s.fields.iter().map(|f| f.as_str()).collect(),
+            categories: s.categories.iter().map(|c| c.as_str()).collect(),
+            special_category: s.special_category,
+            first_exposed: &s.first_exposed,
+            last_exposed: &s.last_exposed,
+            erased: s.erased,
+            encrypted_fields: s.encrypted_fields.iter().map(|f| f.as_str()).collect(),
+        }
+    }
+}
+
+/// The JSON incident report: a stable interface, documented in the
+/// README. Everything but `subjects` is built as a value; `subjects`,
+/// which may hold hundreds of thousands of people, is written as it is
+/// serialised.
+#[derive(Debug)]
+pub struct IncidentReportJson<'a> {
+    head: Map<String, Value>,
+    subjects: &'a [SubjectExposure],
+}
+
+impl Serialize for IncidentReportJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Subjects<'a>(&'a [SubjectExposure]);
+        impl Serialize for Subjects<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+                for s in self.0 {
+                    seq.serialize_element(&SubjectExposureJson::from(s))?;
+                }
+                seq.end()
+            }
+        }
+        let mut map = serializer.serialize_map(Some(self.head.len() + 1))?;
+        for (k, v) in &self.head {
+            map.serialize_entry(k, v)?;
+        }
+        map.serialize_entry("subjects", &Subjects(self.subjects))?;
+        map.end()
+    }
+}
+
+/// The incident report: `{"incident": incident, "generated_at",
+/// "deadline", "time_remaining": {"seconds", "text"}, "organisation",
+/// "totals": {"subjects", "records", "erased_subjects",
+/// "special_category_subjects", "categories": {category: people},
+/// "special_categories": {category: people}}, "art34": {"notify_subjects",
+/// "exception", "reasons"}, "consequences", "measures", "timeline":
+/// [{"time", "event"}], "updates": [{"n", "time", "by", "summary"}],
+/// "notes", "subjects": [subject exposure…]}`.
+pub fn incident_report(report: &IncidentReport) -> IncidentReportJson<'_> {
+    let subjects = &report.exposure.subjects;
+    let mut categories: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for s in subjects {
+        for c in &s.categories {
+            *categories.entry(c.as_str()).or_default() += 1;
+        }
+    }
+    let special: Map<String, Value> = categories
+        .iter()
+        .filter(|(c, _)| c.starts_with("special:"))
+        .map(|(c, n)| ((*c).to_owned(), Value::from(*n)))
+        .collect();
+    let categories: Map<String, Value> = categories
+        .iter()
+        .map(|(c, n)| ((*c).to_owned(), Value::from(*n)))
+        .collect();
+    let totals = json!({
+        "subjects": subjects.len(),
+        "records": subjects.iter().map(|s| s.fields.len()).sum::<usize>(),
+        "erased_subjects": subjects.iter().filter(|s| s.erased).count(),
+        "special_category_subjects": subjects.iter().filter(|s| s.special_category).count(),
+        "categories": categories,
+        "special_categories": special,
+    });
+    let mut incident = incident(&report.record);
+    if let Some(map) = incident.as_object_mut() {
+        map.insert("affected_subjects".into(), Value::from(subjects.len()));
+        map.insert(
+            "special_category_subjects".into(),
+            Value::from(subjects.iter().filter(|s| s.special_category).count()),
+        );
+    }
+    let head = json!({
+        "incident": incident,
+        "generated_at": report.generated_at,
+        "deadline": report.deadline,
+        "time_remaining": {
+            "seconds": report.seconds_remaining,
+            "text": crate::incidents::remaining_words(report.seconds_remaining),
+        },
+        "organisation": organisation(&report.organisation),
+        "totals": totals,
+        "art34": {
+            "notify_subjects": report.art34.notify_subjects,
+            "exception": report.art34.exception,
+            "reasons": report.art34.reasons,
+        },
+        "consequences": report.consequences,
+        "measures": report.measures,
+        "timeline": report.timeline.iter().map(|(t, e)| json!({ "time": t, "event": e })).collect::<Vec<_>>(),
+        "updates": report.updates.iter().map(|u| json!({ "n": u.n, "time": u.time, "by": u.by, "summary": u.summary })).collect::<Vec<_>>(),
+        "notes": report.exposure.notes,
+        "events": report.exposure.events,
+    });
+    IncidentReportJson {
+        head: match head {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        },
+        subjects,
+    }
+}
+
+/// One notice: `{"id", "contact": {field: value}, "exposed_fields",
+/// "special_category", "text"}`.
+pub fn notice(n: &Notice<'_>) -> Value {
+    let contact: Map<String, Value> = n
+        .contact
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.as_ref()
+                    .map_or(Value::Null, |v| Value::String(v.as_str().to_owned())),
+            )
+        })
+        .collect();
+    json!({
+        "id": n.subject.as_str(),
+        "contact": contact,
+        "exposed_fields": n.exposure.fields.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+        "special_category": n.exposure.special_category,
+        "text": n.text,
+    })
+}
+
+/// What writing notices did: `{"written", "erased", "not_permitted",
+/// "unreachable", "required"}`.
+pub fn notice_summary(s: &NoticeSummary) -> Value {
+    json!({
+        "written": s.written,
+        "erased": s.erased,
+        "not_permitted": s.not_permitted,
+        "unreachable": s.unreachable,
+        "required": s.required,
     })
 }

@@ -4,7 +4,7 @@
 //!
 //! Cedar evaluates every policy of the set it is given; most rules name one
 //! kind, role or team and one or two actions, so a representative's read
-//! needs two of the default set's twelve. Leaving out a rule whose scope
+//! needs two of the default set's fourteen. Leaving out a rule whose scope
 //! cannot match changes no decision: a rule applies only if its scope
 //! matches. Anything this module does not understand is kept.
 

@@ -230,7 +230,7 @@ fn apply_refuses_a_lockout_and_applies_the_default_with_its_sibling_tests() {
         .ok()
         .json();
     assert_eq!(applied["version"], 3);
-    assert_eq!(applied["rules"], 12);
+    assert_eq!(applied["rules"], 14);
     assert!(applied["cases"].as_u64().unwrap() > 10, "{applied}");
 }
 

@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use crate::support::Sandbox;
 
-const DEFAULTS: [&str; 7] = [
+const DEFAULTS: [&str; 8] = [
+    "breach_notification",
     "campaigning",
     "casework",
     "finance",
@@ -31,7 +32,7 @@ fn the_registry_lists_adds_and_shows_purposes() {
     sb.init();
     assert_eq!(purpose_names(&sb), DEFAULTS);
     let list = sb.run(&["purpose", "list", "--json"]).ok().json();
-    let admin = &list["purposes"][4];
+    let admin = &list["purposes"][5];
     assert_eq!(admin["lawful_basis"], "contract", "{admin}");
     assert_eq!(admin["lawful_basis_article"], "Art. 6(1)(b)", "{admin}");
     assert_eq!(admin["special_condition"], "not_for_profit", "{admin}");
