@@ -102,6 +102,18 @@ impl Caller {
         self
     }
 
+    /// The same request declaring `purpose` if it declared none: for
+    /// operations that exist for one purpose only, such as breach notices.
+    /// A request that declared one, or several, keeps them, and is decided
+    /// (or refused) on them.
+    pub fn or_purpose(self, purpose: &str) -> Self {
+        if self.purposes.is_empty() {
+            self.with_purpose(Some(purpose))
+        } else {
+            self
+        }
+    }
+
     /// The same request in strict mode: if any field asked for is denied,
     /// the whole request is denied instead of answered in part.
     pub fn strict(mut self, strict: bool) -> Self {

@@ -12,6 +12,7 @@
 
 mod auth;
 mod error;
+mod incident_routes;
 mod routes;
 
 use std::future::Future;

@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use custos_engine::{
-    AlertQuery, CsvInput, DayEdge, Encoding, EngineError, EventQuery, FieldSelection,
-    ImportOptions, OffsetDateTime, Outcome, PrincipalChange, SubjectInput, Vault, wire,
+    AlertQuery, CsvInput, DayEdge, Encoding, EngineError, EventQuery, ExportRequest,
+    FieldSelection, ImportOptions, OffsetDateTime, Outcome, PrincipalChange, SubjectInput, Vault,
+    wire,
 };
 use custos_model::{PrincipalKind, PrincipalStatus, SubjectId};
 use serde::de::DeserializeOwned;
@@ -71,11 +72,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/ledger/verify", get(ledger_verify))
         .route("/v1/ledger/events", get(ledger_events))
         .route("/v1/ledger/subjects/{id}", get(ledger_subject))
+        .merge(crate::incident_routes::router())
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
 }
 
 /// Runs engine work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     vault: &Arc<Vault>,
     f: impl FnOnce(&Vault) -> Result<T, EngineError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -88,7 +90,7 @@ async fn blocking<T: Send + 'static>(
 
 /// Query parameters, refused with a JSON 400 like every other error. The
 /// message names the parameter, never quotes its value.
-struct Params<T>(T);
+pub(crate) struct Params<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     type Rejection = ApiError;
@@ -102,7 +104,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
 
 /// Parses a JSON object body. Parsing into a generic value first keeps
 /// personal values out of error messages: only syntax positions are reported.
-fn json_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn json_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::bad_request(
@@ -117,7 +119,7 @@ fn json_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// A JSON object body that may also be left out.
-fn optional_json_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn optional_json_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         Ok(Map::new())
     } else {
@@ -126,7 +128,10 @@ fn optional_json_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// An optional string member; `null` counts as absent.
-fn optional_string(body: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+pub(crate) fn optional_string(
+    body: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, ApiError> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -135,7 +140,7 @@ fn optional_string(body: &Map<String, Value>, key: &str) -> Result<Option<String
 }
 
 /// A required string member.
-fn required_string(body: &Map<String, Value>, key: &str) -> Result<String, ApiError> {
+pub(crate) fn required_string(body: &Map<String, Value>, key: &str) -> Result<String, ApiError> {
     optional_string(body, key)?
         .ok_or_else(|| ApiError::bad_request(format!("`{key}` is required, as a string")))
 }
@@ -188,11 +193,14 @@ fn kind_member(body: &Map<String, Value>) -> Result<Option<PrincipalKind>, ApiEr
         .transpose()
 }
 
-fn subject_id(raw: &str) -> Result<SubjectId, ApiError> {
+pub(crate) fn subject_id(raw: &str) -> Result<SubjectId, ApiError> {
     SubjectId::parse(raw).map_err(|e| ApiError::bad_request(format!("the subject id {e}")))
 }
 
-fn string_list(value: Option<&Value>, key: &str) -> Result<Option<Vec<String>>, ApiError> {
+pub(crate) fn string_list(
+    value: Option<&Value>,
+    key: &str,
+) -> Result<Option<Vec<String>>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
@@ -407,12 +415,9 @@ async fn find_subjects(
     ))
 }
 
-async fn export(
-    State(state): State<AppState>,
-    Caller(who): Caller,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let body = json_object(&body)?;
+/// What to export, from a JSON body: `fields` (a list; all by default),
+/// `filters` (an object of scope attributes to values) or `ids` (a list).
+pub(crate) fn export_request(body: &Map<String, Value>) -> Result<ExportRequest, ApiError> {
     let selection = match string_list(body.get("fields"), "fields")? {
         Some(fields) => FieldSelection::Only(fields),
         None => FieldSelection::All,
@@ -433,10 +438,29 @@ async fn export(
         .iter()
         .map(|id| subject_id(id))
         .collect::<Result<Vec<_>, _>>()?;
+    Ok(ExportRequest {
+        selection,
+        filters,
+        ids,
+    })
+}
+
+async fn export(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request = export_request(&json_object(&body)?)?;
     let csv = blocking(&state.vault, move |v| {
         let mut out = Vec::new();
-        v.export_csv(&who, &mut out, &selection, &filters, &ids)
-            .map(|_| out)
+        v.export_csv(
+            &who,
+            &mut out,
+            &request.selection,
+            &request.filters,
+            &request.ids,
+        )
+        .map(|_| out)
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())

@@ -116,6 +116,54 @@ fn the_access_control_routes_are_documented() {
 }
 
 #[test]
+fn the_incident_routes_are_documented() {
+    let doc: Value = serde_json::from_str(custos_server::OPENAPI).unwrap();
+    for (path, method) in [
+        ("/v1/processors", "get"),
+        ("/v1/processors", "post"),
+        ("/v1/processors/{name}", "get"),
+        ("/v1/processors/{name}/exports", "post"),
+        ("/v1/exports", "get"),
+        ("/v1/exports/{id}", "get"),
+        ("/v1/exports/{id}/canaries", "get"),
+        ("/v1/canaries/trace", "post"),
+        ("/v1/incidents", "get"),
+        ("/v1/incidents", "post"),
+        ("/v1/incidents/{id}/report", "get"),
+        ("/v1/incidents/{id}/updates", "post"),
+        ("/v1/incidents/{id}/notices", "get"),
+        ("/v1/organisation", "get"),
+        ("/v1/organisation", "patch"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is not documented"
+        );
+    }
+    let report = &doc["components"]["schemas"]["IncidentReport"];
+    for key in ["incident", "deadline", "totals", "subjects"] {
+        assert!(
+            report["required"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from(key)),
+            "IncidentReport does not require `{key}`"
+        );
+    }
+    let subject = &doc["components"]["schemas"]["SubjectExposure"]["properties"];
+    for key in [
+        "id",
+        "fields",
+        "categories",
+        "special_category",
+        "first_exposed",
+        "last_exposed",
+    ] {
+        assert!(subject[key].is_object(), "SubjectExposure lacks `{key}`");
+    }
+}
+
+#[test]
 fn subject_endpoints_document_purpose_strict_and_refusals() {
     let doc: Value = serde_json::from_str(custos_server::OPENAPI).unwrap();
     let resolve = |p: &Value| -> Value {

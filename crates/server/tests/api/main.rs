@@ -13,6 +13,7 @@ mod access_control;
 mod admin;
 mod auth;
 mod contract;
+mod incidents;
 mod ledger;
 mod login;
 mod revocation;
