@@ -13,8 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use custos_engine::{
     Caller, CsvInput, DEFAULT_PURPOSE, Encoding, ExportRequest, FieldSelection, INITIAL_ADMIN,
-    ImportOptions, ImportProgress, InitKey, InitOptions, KeyAccess, NewMasterKey, OpenOptions,
-    ProcessorExport, Vault, wire,
+    ImportOptions, ImportProgress, InitKey, InitOptions, KeyAccess, NewMasterKey, NewProcessor,
+    OpenOptions, OrganisationChange, ProcessorExport, Vault, wire,
 };
 use custos_model::{PrincipalKind, Schema, SubjectId};
 use serde_json::json;
@@ -32,6 +32,8 @@ const DEMO_DIR: &str = "./custos-demo";
 const DEMO_MARKER: &str = ".custos-demo";
 /// The generator seed of the demo organisation.
 const DEMO_SEED: u64 = 2019;
+/// The demo organisation's mailing house.
+const DEMO_PROCESSOR: &str = "mailhouse";
 
 /// The global options: which vault, and the purpose the operator declares.
 pub(crate) struct Context0 {
@@ -318,6 +320,26 @@ fn demo(ctx: &Context0, dir_is_default: bool, args: DemoArgs) -> anyhow::Result<
         PrincipalKind::Staff,
         &[("team", "finance")],
     )?;
+    vault.set_organisation(
+        &operator,
+        &OrganisationChange {
+            name: Some("The Demo Party".to_owned()),
+            dpo_name: Some("Dana Reyes".to_owned()),
+            dpo_email: Some("dpo@party.example".to_owned()),
+            dpo_phone: Some("020 7946 0000".to_owned()),
+            dpo_address: Some("1 Example Street, London SW1A 1AA".to_owned()),
+            canary_email_domain: None,
+        },
+    )?;
+    vault.add_processor(
+        &operator,
+        &NewProcessor {
+            name: DEMO_PROCESSOR.to_owned(),
+            contact: "Jo Bloggs, security@mailhouse.example, 0113 496 0000".to_owned(),
+            contract_ref: "DPA-2026-017".to_owned(),
+            purposes: vec!["campaigning".to_owned(), "membership_admin".to_owned()],
+        },
+    )?;
     let banner = format!(
         "\nCustos demo vault: {dir} ({n} members)\n\
          Admin token: {token}\n\
@@ -339,6 +361,16 @@ fn demo(ctx: &Context0, dir_is_default: bool, args: DemoArgs) -> anyhow::Result<
          custos --dir {dir} ledger query --principal ana\n  \
          custos --dir {dir} subject get {id}\n  \
          curl -s http://{{addr}}/v1/subjects/find -H \"Authorization: Bearer $TOKEN\" -H 'X-Purpose: membership_admin' -d '{{\"field\":\"email\",\"value\":\"{email}\"}}'\n\n\
+         A processor is breached (the mailing house `{processor}` is registered):\n  \
+         # export consenting members to it, seeded with canary records, with a manifest in the ledger\n  \
+         custos --dir {dir} --purpose campaigning export --processor {processor} --fields id,given_name,family_name,email,postcode --out {processor}.csv\n  \
+         # it is breached: open an incident, get the Art. 33 report and one Art. 34 notice per person\n  \
+         custos --dir {dir} incident open --title 'Mailing house breached' --aware-at $(date -u +%Y-%m-%dT%H:%M:%SZ) --scope processor:{processor}\n  \
+         custos --dir {dir} incident report INC-0001\n  \
+         custos --dir {dir} incident notices INC-0001 --out notices\n  \
+         # a record seen in the wild names the export it came from\n  \
+         custos --dir {dir} canary list EX-0001\n  \
+         curl -s http://{{addr}}/v1/incidents/INC-0001/report -H \"Authorization: Bearer $TOKEN\"\n\n\
          API description: http://{{addr}}/v1/openapi.json — stop with Ctrl-C.",
         dir = dir.display(),
         n = report.imported,
@@ -347,6 +379,7 @@ fn demo(ctx: &Context0, dir_is_default: bool, args: DemoArgs) -> anyhow::Result<
         constituency = first.constituency(),
         branch = first.branch(),
         email = first.email(),
+        processor = DEMO_PROCESSOR,
     );
     if args.no_serve {
         println!("{}", banner.replace("{addr}", &args.listen.to_string()));

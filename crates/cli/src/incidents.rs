@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use custos_engine::{
-    BREACH_PURPOSE, Caller, EngineError, IncidentFollowUp, IncidentOpening, MailMerge, Notice, NoticeRun,
-    NoticeSink, OrganisationChange, Vault, remaining_words, report_html, report_markdown, wire,
+    BREACH_PURPOSE, Caller, EngineError, IncidentFollowUp, IncidentOpening, MailMerge, Notice,
+    NoticeRun, NoticeSink, OrganisationChange, Vault, remaining_words, report_html,
+    report_markdown, wire,
 };
 
 use crate::args::{IncidentCommand, OrganisationCommand, ReportFormat};
@@ -85,7 +86,11 @@ pub(crate) fn run(vault: &Vault, who: &Caller, command: IncidentCommand) -> anyh
                     if format != ReportFormat::Json || !text.ends_with('\n') {
                         file.write_all(b"\n")?;
                     }
-                    eprintln!("wrote the report of {} to {}", report.record.id, path.display());
+                    eprintln!(
+                        "wrote the report of {} to {}",
+                        report.record.id,
+                        path.display()
+                    );
                 }
                 None => println!("{}", text.trim_end()),
             }
@@ -222,7 +227,9 @@ fn notices(vault: &Vault, id: &str, out: &Path, json: bool) -> anyhow::Result<()
         );
     }
     if !summary.required {
-        eprintln!("note: Art. 34 does not require telling these people (see the report's assessment); the notices were written anyway");
+        eprintln!(
+            "note: Art. 34 does not require telling these people (see the report's assessment); the notices were written anyway"
+        );
     }
     if summary.erased > 0 {
         eprintln!(
@@ -278,7 +285,13 @@ pub(crate) fn organisation(
     if json {
         output::json(&wire::organisation(&org));
     } else {
-        let shown = |v: &str| if v.is_empty() { "(not set)".to_owned() } else { v.to_owned() };
+        let shown = |v: &str| {
+            if v.is_empty() {
+                "(not set)".to_owned()
+            } else {
+                v.to_owned()
+            }
+        };
         println!("organisation         {}", shown(&org.name));
         println!("dpo name             {}", shown(&org.dpo_name));
         println!("dpo email            {}", shown(&org.dpo_email));

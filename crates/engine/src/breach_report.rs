@@ -43,7 +43,11 @@ pub fn report_markdown(report: &IncidentReport) -> String {
                 let _ = writeln!(
                     out,
                     "| {} |",
-                    header.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | ")
+                    header
+                        .iter()
+                        .map(|h| cell(h))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
                 );
                 let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
                 for row in rows {
@@ -62,9 +66,8 @@ pub fn report_markdown(report: &IncidentReport) -> String {
 
 /// The report as one HTML page, with no external resources.
 pub fn report_html(report: &IncidentReport) -> String {
-    let mut out = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-    );
+    let mut out =
+        String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     let _ = writeln!(
         out,
         "<title>{}</title>",
@@ -150,27 +153,46 @@ fn document(report: &IncidentReport) -> Vec<Block> {
     )));
     let clock = match &record.reported_at {
         Some(at) => format!("{} (reported at {at})", report.deadline),
-        None => format!("{} ({})", report.deadline, remaining_words(report.seconds_remaining)),
+        None => format!(
+            "{} ({})",
+            report.deadline,
+            remaining_words(report.seconds_remaining)
+        ),
     };
     doc.push(Block::Table(
         vec!["Incident".into(), record.id.to_string()],
         vec![
             vec!["Status".into(), record.status.as_str().into()],
             vec!["Became aware".into(), incident.aware_at.clone()],
-            vec!["Opened".into(), format!("{} by {}", incident.opened_at, incident.opened_by)],
-            vec!["Deadline to notify the supervisory authority (Art. 33(1))".into(), clock],
+            vec![
+                "Opened".into(),
+                format!("{} by {}", incident.opened_at, incident.opened_by),
+            ],
+            vec![
+                "Deadline to notify the supervisory authority (Art. 33(1))".into(),
+                clock,
+            ],
             vec![
                 "Supervisory authority notified".into(),
-                record.reported_at.clone().unwrap_or_else(|| "not yet".into()),
+                record
+                    .reported_at
+                    .clone()
+                    .unwrap_or_else(|| "not yet".into()),
             ],
             vec![
                 "People affected notified".into(),
-                record.subjects_notified_at.clone().unwrap_or_else(|| "not yet".into()),
+                record
+                    .subjects_notified_at
+                    .clone()
+                    .unwrap_or_else(|| "not yet".into()),
             ],
         ],
     ));
 
-    doc.push(Block::Heading(2, "1. Nature of the breach (Art. 33(3)(a))".into()));
+    doc.push(Block::Heading(
+        2,
+        "1. Nature of the breach (Art. 33(3)(a))".into(),
+    ));
     doc.push(Block::Para(incident.nature.clone()));
     doc.push(Block::Para("Scope of the incident:".into()));
     doc.push(Block::List(
@@ -178,19 +200,41 @@ fn document(report: &IncidentReport) -> Vec<Block> {
     ));
     let people = exposure.subjects.len();
     let erased = exposure.subjects.iter().filter(|s| s.erased).count();
-    let special = exposure.subjects.iter().filter(|s| s.special_category).count();
+    let special = exposure
+        .subjects
+        .iter()
+        .filter(|s| s.special_category)
+        .count();
     let records: usize = exposure.subjects.iter().map(|s| s.fields.len()).sum();
     doc.push(Block::Heading(3, "People and records concerned".into()));
     let mut facts = vec![
-        format!("{people} people affected{}.", if erased > 0 { format!(", of whom {erased} were erased since and are counted under pseudonyms") } else { String::new() }),
-        format!("{records} personal data records exposed (one record is one field of one person), in {} ledger events.", exposure.events),
+        format!(
+            "{people} people affected{}.",
+            if erased > 0 {
+                format!(", of whom {erased} were erased since and are counted under pseudonyms")
+            } else {
+                String::new()
+            }
+        ),
+        format!(
+            "{records} personal data records exposed (one record is one field of one person), in {} ledger events.",
+            exposure.events
+        ),
         format!("{special} people had special-category data (Art. 9) exposed."),
     ];
-    let encrypted = exposure.subjects.iter().filter(|s| !s.encrypted_fields.is_empty()).count();
+    let encrypted = exposure
+        .subjects
+        .iter()
+        .filter(|s| !s.encrypted_fields.is_empty())
+        .count();
     if encrypted > 0 {
         facts.push(format!(
             "{encrypted} people had fields taken only in encrypted form{}.",
-            if incident.keys_exposed { "" } else { ", unreadable without the master key" }
+            if incident.keys_exposed {
+                ""
+            } else {
+                ", unreadable without the master key"
+            }
         ));
     }
     doc.push(Block::List(facts));
@@ -225,18 +269,30 @@ fn document(report: &IncidentReport) -> Vec<Block> {
         ));
     }
 
-    doc.push(Block::Heading(2, "2. Data protection officer (Art. 33(3)(b))".into()));
+    doc.push(Block::Heading(
+        2,
+        "2. Data protection officer (Art. 33(3)(b))".into(),
+    ));
     doc.push(Block::Para(org.dpo_contact().unwrap_or_else(|| {
         "Not configured: set it with `custos organisation set --dpo-name … --dpo-email …`.".into()
     })));
 
-    doc.push(Block::Heading(2, "3. Likely consequences (Art. 33(3)(c))".into()));
+    doc.push(Block::Heading(
+        2,
+        "3. Likely consequences (Art. 33(3)(c))".into(),
+    ));
     doc.push(Block::List(report.consequences.clone()));
 
-    doc.push(Block::Heading(2, "4. Measures taken or proposed (Art. 33(3)(d))".into()));
+    doc.push(Block::Heading(
+        2,
+        "4. Measures taken or proposed (Art. 33(3)(d))".into(),
+    ));
     doc.push(Block::List(report.measures.clone()));
 
-    doc.push(Block::Heading(2, "5. Telling the people affected (Art. 34)".into()));
+    doc.push(Block::Heading(
+        2,
+        "5. Telling the people affected (Art. 34)".into(),
+    ));
     doc.push(Block::Para(if report.art34.notify_subjects {
         "Required: the breach is likely to result in a high risk to the people affected. Write their notices with `custos incident notices`.".into()
     } else {
@@ -263,7 +319,14 @@ fn document(report: &IncidentReport) -> Vec<Block> {
             report
                 .updates
                 .iter()
-                .map(|u| vec![u.n.to_string(), u.time.clone(), u.by.clone(), u.summary.clone()])
+                .map(|u| {
+                    vec![
+                        u.n.to_string(),
+                        u.time.clone(),
+                        u.by.clone(),
+                        u.summary.clone(),
+                    ]
+                })
                 .collect(),
         ));
     }

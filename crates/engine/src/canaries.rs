@@ -265,7 +265,10 @@ impl<'v> CanaryMixer<'v> {
                 .position(|c| *c == name)
                 .and_then(|i| person.values().get(i).map(|v| (*v).to_owned()))
         };
-        let id_column = self.columns.iter().position(|&i| schema.fields()[i].is_id());
+        let id_column = self
+            .columns
+            .iter()
+            .position(|&i| schema.fields()[i].is_id());
         let mut row: Row = Vec::with_capacity(self.columns.len());
         for (column, &index) in self.columns.iter().enumerate() {
             let spec = &schema.fields()[index];
@@ -447,7 +450,11 @@ fn email(
     let (local, template_domain) = template
         .and_then(|t| t.rsplit_once('@'))
         .unwrap_or(("", "example.org"));
-    let domain = if domain.is_empty() { template_domain } else { domain };
+    let domain = if domain.is_empty() {
+        template_domain
+    } else {
+        domain
+    };
     let digits: &str = {
         let n = local.bytes().rev().take_while(u8::is_ascii_digit).count();
         &local[local.len() - n..]
@@ -484,7 +491,11 @@ fn email(
         _ if rng.gen_bool(0.5) => rng.gen_range(10..100).to_string(),
         _ => String::new(),
     };
-    let sep = if number.is_empty() { "" } else { before_digits.as_str() };
+    let sep = if number.is_empty() {
+        ""
+    } else {
+        before_digits.as_str()
+    };
     format!("{names}{sep}{number}@{domain}")
 }
 
@@ -550,7 +561,11 @@ impl Vault {
     /// Names the exports whose canaries have this value: a membership
     /// number, email address, phone number, postcode or full name seen
     /// where it should not be. Administrators and the DPO (`audit`).
-    pub fn trace_canary(&self, caller: &Caller, raw: &str) -> Result<Vec<CanaryTrace>, EngineError> {
+    pub fn trace_canary(
+        &self,
+        caller: &Caller,
+        raw: &str,
+    ) -> Result<Vec<CanaryTrace>, EngineError> {
         let actor = self.admit_admin(caller, Action::Audit)?;
         let raw = raw.trim();
         if raw.is_empty() {
@@ -566,7 +581,10 @@ impl Vault {
         let keyring = &self.keys().keyring;
         let mut found: Vec<CanaryMatch> = Vec::new();
         for (kind, text) in self.trace_candidates(raw) {
-            found.extend(self.store.find_canaries(kind, &trace_digest(keyring, kind, &text))?);
+            found.extend(
+                self.store
+                    .find_canaries(kind, &trace_digest(keyring, kind, &text))?,
+            );
         }
         let mut traces: Vec<CanaryTrace> = Vec::new();
         found.sort_by_key(|m| (m.export_id, m.n));
@@ -705,11 +723,17 @@ mod tests {
                 "Ana-Maria",
                 "O'Neil",
                 Some("sam.jones.412@party.example"),
-                (Some("M00000412"), Some(&SubjectId::parse("M00000431").unwrap())),
+                (
+                    Some("M00000412"),
+                    Some(&SubjectId::parse("M00000431").unwrap()),
+                ),
                 "",
             );
             assert_eq!(address, "ana-maria.oneil.431@party.example");
-            assert!(email_field.parse_value(&address).unwrap().is_some(), "{address}");
+            assert!(
+                email_field.parse_value(&address).unwrap().is_some(),
+                "{address}"
+            );
             let address = email("Ana", "Lee", Some("sjones_77@x.example"), (None, None), "");
             assert!(address.starts_with("ana_lee_"), "{address}");
             assert_eq!(address.len(), "ana_lee_00@x.example".len(), "{address}");

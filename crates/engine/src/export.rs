@@ -166,7 +166,9 @@ impl Vault {
     ) -> Result<ProcessorExportReport, EngineError> {
         let actor = self.admit(caller, Action::Export, &[])?;
         let refuse = |e| self.refuse(&actor, Action::Export, Vec::new(), e);
-        let processor = self.registered_processor(&export.processor).map_err(refuse)?;
+        let processor = self
+            .registered_processor(&export.processor)
+            .map_err(refuse)?;
         let purpose = actor.purpose_label.clone();
         if !processor.purposes.iter().any(|p| p.as_str() == purpose) {
             let serves: Vec<&str> = processor.purposes.iter().map(|p| p.as_str()).collect();
@@ -212,7 +214,8 @@ impl Vault {
             let domain = self.current_organisation()?.canary_email_domain;
             let mut mixer = CanaryMixer::plan(self, &plan.columns, &plan.ids, count, &domain)?;
             let mut writer = csv::Writer::from_writer(HashingWriter::new(&mut *out));
-            let report = self.write_export(&actor, &plan, &mut writer, &reason, Some(&mut mixer))?;
+            let report =
+                self.write_export(&actor, &plan, &mut writer, &reason, Some(&mut mixer))?;
             let hashing = writer
                 .into_inner()
                 .map_err(|e| write_error(e.into_error().into()))?;
@@ -315,7 +318,11 @@ impl Vault {
     }
 
     /// Checks an export request and lists every subject it may write.
-    fn plan_export(&self, actor: &Actor, request: &ExportRequest) -> Result<ExportPlan, EngineError> {
+    fn plan_export(
+        &self,
+        actor: &Actor,
+        request: &ExportRequest,
+    ) -> Result<ExportPlan, EngineError> {
         let refuse = |e| self.refuse(actor, Action::Export, Vec::new(), e);
         let columns = self.select(&request.selection).map_err(refuse)?;
         let mut filters = self.scope_filters(&request.filters).map_err(refuse)?;
@@ -392,7 +399,13 @@ impl Vault {
                 let Some(stored) = self.store.subject(id)? else {
                     continue;
                 };
-                match self.authorize_whole(actor, Action::Export, id, &stored.scope, &plan.columns)? {
+                match self.authorize_whole(
+                    actor,
+                    Action::Export,
+                    id,
+                    &stored.scope,
+                    &plan.columns,
+                )? {
                     Some(authorized) => allowed.push((offset + i, id, stored, authorized)),
                     None => excluded += 1,
                 }
@@ -425,7 +438,9 @@ impl Vault {
                     written = Some(row);
                 }
                 if let Some(mixer) = mixer.as_deref_mut() {
-                    mixer.after(index, written.as_ref(), &mut |canary| write_row(writer, canary))?;
+                    mixer.after(index, written.as_ref(), &mut |canary| {
+                        write_row(writer, canary)
+                    })?;
                 }
             }
         }

@@ -128,7 +128,12 @@ pub(crate) struct Gathered {
 
 impl Gathered {
     fn add(&mut self, id: &str, acc: &Acc) {
-        self.by_subject.entry(id.to_owned()).or_default().merge(acc);
+        match self.by_subject.get_mut(id) {
+            Some(known) => known.merge(acc),
+            None => {
+                self.by_subject.insert(id.to_owned(), acc.clone());
+            }
+        }
     }
 
     fn merge(&mut self, other: Gathered) {
@@ -144,6 +149,19 @@ impl Gathered {
 pub(crate) fn releases(event: &Event) -> bool {
     matches!(event.outcome, Outcome::Allowed | Outcome::Partial)
         && !event.fields_released.is_empty()
+}
+
+/// A window's ends in the ledger's time format, which compares as text.
+struct Bounds {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+impl Bounds {
+    fn contains(&self, time: &str) -> bool {
+        self.from.as_deref().is_none_or(|f| time >= f)
+            && self.to.as_deref().is_none_or(|t| time < t)
+    }
 }
 
 /// Which candidate events of a scope to count.
@@ -183,11 +201,16 @@ impl<'v> Reader<'v> {
         });
         query.time_from = window.from_stamp();
         query.time_to = window.to.map(|t| stamp(t + WITHHELD_SLACK));
+        let bounds = Bounds {
+            from: window.from_stamp(),
+            to: window.to_stamp(),
+        };
         query.limit = EventQuery::MAX_LIMIT;
         let mut withheld: HashSet<u64> = HashSet::new();
         let mut excluded: HashSet<u64> = HashSet::new();
         loop {
-            let gathered = self.pass(&query, &window, last_seq, filter, &excluded, &mut withheld)?;
+            let gathered =
+                self.pass(&query, &bounds, last_seq, filter, &excluded, &mut withheld)?;
             // A withheld release among those counted: count again without
             // it. Rare (a revocation racing a request), so one pass is the
             // rule.
@@ -206,7 +229,7 @@ impl<'v> Reader<'v> {
     fn pass(
         &self,
         query: &EventQuery,
-        window: &Window,
+        window: &Bounds,
         last_seq: Option<u64>,
         filter: &Filter<'_>,
         excluded: &HashSet<u64>,
@@ -254,7 +277,12 @@ impl<'v> Reader<'v> {
         }
     }
 
-    fn principal(&self, name: &str, window: Option<&Window>, filter: &Filter<'_>) -> Result<Gathered, EngineError> {
+    fn principal(
+        &self,
+        name: &str,
+        window: Option<&Window>,
+        filter: &Filter<'_>,
+    ) -> Result<Gathered, EngineError> {
         let query = EventQuery {
             principal: Some(name.to_owned()),
             ..EventQuery::default()
@@ -262,7 +290,11 @@ impl<'v> Reader<'v> {
         self.gather(query, window, None, filter)
     }
 
-    fn export(&self, export: &ExportRecord, window: Option<&Window>) -> Result<Gathered, EngineError> {
+    fn export(
+        &self,
+        export: &ExportRecord,
+        window: Option<&Window>,
+    ) -> Result<Gathered, EngineError> {
         let query = EventQuery {
             principal: Some(export.export.principal.clone()),
             after_seq: export.export.first_seq.checked_sub(1),
@@ -306,7 +338,11 @@ impl Vault {
                         gathered.merge(self.export_exposure(&reader, &export, window, &mut notes)?);
                     }
                     for principal in principals_of(&*self.access()?, name) {
-                        gathered.merge(reader.principal(principal.as_str(), window, &everything)?);
+                        gathered.merge(reader.principal(
+                            principal.as_str(),
+                            window,
+                            &everything,
+                        )?);
                     }
                     gathered
                 }
@@ -317,8 +353,12 @@ impl Vault {
                         .ok_or(custos_store::StoreError::ExportNotFound(*id))?;
                     self.export_exposure(&reader, &export, None, &mut notes)?
                 }
-                ScopeSource::Everything => reader.gather(EventQuery::default(), window, None, &everything)?,
-                ScopeSource::Store => self.store_exposure(window, keys_exposed, aware_at, &mut notes)?,
+                ScopeSource::Everything => {
+                    reader.gather(EventQuery::default(), window, None, &everything)?
+                }
+                ScopeSource::Store => {
+                    self.store_exposure(window, keys_exposed, aware_at, &mut notes)?
+                }
             };
             all.merge(gathered);
         }
@@ -368,8 +408,12 @@ impl Vault {
         aware_at: &str,
         notes: &mut Vec<String>,
     ) -> Result<Gathered, EngineError> {
-        let from = window.and_then(Window::from_stamp).unwrap_or_else(|| aware_at.to_owned());
-        let to = window.and_then(Window::to_stamp).unwrap_or_else(|| aware_at.to_owned());
+        let from = window
+            .and_then(Window::from_stamp)
+            .unwrap_or_else(|| aware_at.to_owned());
+        let to = window
+            .and_then(Window::to_stamp)
+            .unwrap_or_else(|| aware_at.to_owned());
         // Subjects made after the copy was taken were not in it.
         let mut created_after: HashSet<String> = HashSet::new();
         for action in ["create", "import"] {
@@ -404,7 +448,12 @@ impl Vault {
             }
             acc
         };
-        let id_field: Vec<usize> = schema.fields().iter().position(|f| f.is_id()).into_iter().collect();
+        let id_field: Vec<usize> = schema
+            .fields()
+            .iter()
+            .position(|f| f.is_id())
+            .into_iter()
+            .collect();
         let mut after: Option<SubjectId> = None;
         loop {
             let page = self.store.held_fields(after.as_ref(), MAX_PAGE)?;
@@ -461,7 +510,11 @@ impl Vault {
     }
 
     /// Calls `f` for every event a query finds, a page at a time.
-    fn each_event(&self, mut query: EventQuery, f: &mut dyn FnMut(&Event)) -> Result<(), EngineError> {
+    fn each_event(
+        &self,
+        mut query: EventQuery,
+        f: &mut dyn FnMut(&Event),
+    ) -> Result<(), EngineError> {
         query.limit = EventQuery::MAX_LIMIT;
         loop {
             let page = self.ledger.query(&query)?;
@@ -479,7 +532,10 @@ impl Vault {
         let mut ids: Vec<(String, Acc)> = gathered.by_subject.into_iter().collect();
         ids.sort_by(|a, b| a.0.cmp(&b.0));
         let mut held: HashSet<SubjectId> = HashSet::new();
-        let parsed: Vec<Option<SubjectId>> = ids.iter().map(|(id, _)| SubjectId::parse(id).ok()).collect();
+        let parsed: Vec<Option<SubjectId>> = ids
+            .iter()
+            .map(|(id, _)| SubjectId::parse(id).ok())
+            .collect();
         let valid: Vec<SubjectId> = parsed.iter().flatten().cloned().collect();
         for chunk in valid.chunks(MAX_PAGE) {
             held.extend(self.store.existing(chunk)?);
@@ -511,8 +567,8 @@ impl Vault {
         for scope in scopes {
             let known = match &scope.source {
                 ScopeSource::Principal(name) => {
-                    let in_directory = PrincipalName::parse(name)
-                        .is_ok_and(|p| state.principals.contains_key(&p));
+                    let in_directory =
+                        PrincipalName::parse(name).is_ok_and(|p| state.principals.contains_key(&p));
                     in_directory || self.has_events_by(name)?
                 }
                 ScopeSource::Token(id) => self.store.token(id)?.is_some(),
@@ -522,9 +578,13 @@ impl Vault {
             };
             if !known {
                 let what = match &scope.source {
-                    ScopeSource::Principal(_) => "no principal of that name in the directory or the ledger",
+                    ScopeSource::Principal(_) => {
+                        "no principal of that name in the directory or the ledger"
+                    }
                     ScopeSource::Token(_) => "no token with that id (see `custos token list`)",
-                    ScopeSource::Processor(_) => "no processor of that name (see `custos processor list`)",
+                    ScopeSource::Processor(_) => {
+                        "no processor of that name (see `custos processor list`)"
+                    }
                     _ => "no export with that id (see `custos processor show NAME`)",
                 };
                 problems.push(Problem::field("scope", format!("`{scope}`: {what}")));

@@ -20,8 +20,8 @@
 
 use std::fmt;
 
-use time::{Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 use custos_model::{ExportId, ProcessorName};
 
@@ -62,12 +62,6 @@ impl Window {
     /// The end in the ledger's time format.
     pub(crate) fn to_stamp(&self) -> Option<String> {
         self.to.map(stamp)
-    }
-
-    /// Whether a ledger time falls inside.
-    pub(crate) fn contains(&self, time: &str) -> bool {
-        self.from_stamp().is_none_or(|f| time >= f.as_str())
-            && self.to_stamp().is_none_or(|t| time < t.as_str())
     }
 }
 
@@ -112,7 +106,8 @@ impl Scope {
                         .map_err(|e| format!("scope `{text}`: the processor name {e}"))?,
                 ),
                 "export" => ScopeSource::Export(
-                    ExportId::parse(value).map_err(|e| format!("scope `{text}`: the export id {e}"))?,
+                    ExportId::parse(value)
+                        .map_err(|e| format!("scope `{text}`: the export id {e}"))?,
                 ),
                 _ => return Err(format!("scope part `{part}` is not understood ({SYNTAX})")),
             };
@@ -243,9 +238,8 @@ mod tests {
             "window:2026-11-01T00:00:00.000Z..2026-11-02T00:00:00.000Z"
         );
         let w = s.window.unwrap();
-        assert!(w.contains("2026-11-01T23:59:59.999Z"));
-        assert!(!w.contains("2026-11-02T00:00:00.000Z"));
-        assert!(!w.contains("2026-10-31T23:59:59.999Z"));
+        assert_eq!(w.from_stamp().as_deref(), Some("2026-11-01T00:00:00.000Z"));
+        assert_eq!(w.to_stamp().as_deref(), Some("2026-11-02T00:00:00.000Z"));
         let s = Scope::parse(" window:..2026-11-01T10:00:00+01:00, principal:ana ").unwrap();
         assert_eq!(s.source, ScopeSource::Principal("ana".into()));
         assert_eq!(
@@ -266,7 +260,10 @@ mod tests {
             ("window:2026-11-01", "FROM..TO"),
             ("window:yesterday..today", "RFC 3339"),
             ("principal:ana,token:tk_1", "two sources"),
-            ("principal:ana,window:..2026-11-01,window:..2026-11-02", "two windows"),
+            (
+                "principal:ana,window:..2026-11-01,window:..2026-11-02",
+                "two windows",
+            ),
             ("export:EX-1,window:2026-11-01..2026-11-02", "no window"),
             ("export:7", "EX-0001"),
             ("processor:Mail House", "processor name"),

@@ -107,7 +107,10 @@ const MAX_TEXT: usize = 20_000;
 fn text(key: &str, raw: &str, max: usize, one_line: bool) -> Result<String, Problem> {
     let value = raw.trim();
     if value.chars().count() > max {
-        return Err(Problem::field(key, format!("is longer than {max} characters")));
+        return Err(Problem::field(
+            key,
+            format!("is longer than {max} characters"),
+        ));
     }
     let control = |c: char| c.is_control() && (one_line || !matches!(c, '\n' | '\t'));
     if value.chars().any(control) {
@@ -135,7 +138,8 @@ fn past_time(key: &str, raw: &str, now: OffsetDateTime) -> Result<String, Proble
 
 /// Parses an incident id as typed.
 pub(crate) fn parse_incident_id(raw: &str) -> Result<IncidentId, EngineError> {
-    IncidentId::parse(raw).map_err(|e| EngineError::invalid(Problem::field("incident", e.to_string())))
+    IncidentId::parse(raw)
+        .map_err(|e| EngineError::invalid(Problem::field("incident", e.to_string())))
 }
 
 impl Vault {
@@ -245,31 +249,37 @@ impl Vault {
         let mut problems = Vec::new();
         let mut said = Vec::new();
         let mut optional_text = |key: &str, raw: &Option<String>, what: &str| {
-            raw.as_ref().and_then(|r| match text(key, r, MAX_TEXT, false) {
-                Ok(v) => {
-                    said.push(what.to_owned());
-                    Some(v)
-                }
-                Err(p) => {
-                    problems.push(p);
-                    None
-                }
-            })
+            raw.as_ref()
+                .and_then(|r| match text(key, r, MAX_TEXT, false) {
+                    Ok(v) => {
+                        said.push(what.to_owned());
+                        Some(v)
+                    }
+                    Err(p) => {
+                        problems.push(p);
+                        None
+                    }
+                })
         };
         let note = optional_text("note", &follow_up.note, "");
         let mut change = IncidentChange {
-            nature: optional_text("nature", &follow_up.nature, "the description of what happened"),
-            consequences: optional_text("consequences", &follow_up.consequences, "the likely consequences"),
+            nature: optional_text(
+                "nature",
+                &follow_up.nature,
+                "the description of what happened",
+            ),
+            consequences: optional_text(
+                "consequences",
+                &follow_up.consequences,
+                "the likely consequences",
+            ),
             measures: optional_text("measures", &follow_up.measures, "the measures taken"),
             ..IncidentChange::default()
         };
         said.retain(|s| !s.is_empty());
         let mut time = |key: &str, raw: &Option<String>| {
-            raw.as_ref().and_then(|r| {
-                past_time(key, r, now)
-                    .map_err(|p| problems.push(p))
-                    .ok()
-            })
+            raw.as_ref()
+                .and_then(|r| past_time(key, r, now).map_err(|p| problems.push(p)).ok())
         };
         change.reported_at = time("reported_at", &follow_up.reported_at);
         change.subjects_notified_at = time("subjects_notified_at", &follow_up.subjects_notified_at);
@@ -295,7 +305,11 @@ impl Vault {
             return Err(refuse(EngineError::Invalid(problems, 0)));
         }
         let scopes = parse_stored_scopes(&record)?;
-        let exposure = self.exposure(&scopes, record.incident.keys_exposed, &record.incident.aware_at)?;
+        let exposure = self.exposure(
+            &scopes,
+            record.incident.keys_exposed,
+            &record.incident.aware_at,
+        )?;
         change.affected = Some(affected(&exposure));
         let mut summary: Vec<String> = Vec::new();
         if let Some(note) = note.filter(|n| !n.is_empty()) {
@@ -332,25 +346,36 @@ impl Vault {
 
     /// The report of an incident: the Art. 33(3) content, the timeline,
     /// the 72-hour clock, the Art. 34 assessment, and everyone exposed.
-    pub fn incident_report(&self, caller: &Caller, id: &str) -> Result<IncidentReport, EngineError> {
+    pub fn incident_report(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<IncidentReport, EngineError> {
         let actor = self.admit_admin(caller, Action::Incident)?;
         let id = parse_incident_id(id)
             .map_err(|e| self.refuse(&actor, Action::Incident, Vec::new(), e))?;
         self.report_for(&actor, id)
     }
 
-    pub(crate) fn report_for(&self, actor: &Actor, id: IncidentId) -> Result<IncidentReport, EngineError> {
+    pub(crate) fn report_for(
+        &self,
+        actor: &Actor,
+        id: IncidentId,
+    ) -> Result<IncidentReport, EngineError> {
         let record = self
             .registered_incident(id)
             .map_err(|e| self.refuse(actor, Action::Incident, Vec::new(), e))?;
         let scopes = parse_stored_scopes(&record)?;
-        let exposure = self.exposure(&scopes, record.incident.keys_exposed, &record.incident.aware_at)?;
+        let exposure = self.exposure(
+            &scopes,
+            record.incident.keys_exposed,
+            &record.incident.aware_at,
+        )?;
         let updates = self.store.incident_updates(id)?;
         let organisation = self.current_organisation()?;
         let now = OffsetDateTime::now_utc();
         let deadline = deadline(&record.incident.aware_at).unwrap_or_default();
-        let seconds_remaining = parse_stamp(&deadline)
-            .map_or(0, |d| (d - now).whole_seconds());
+        let seconds_remaining = parse_stamp(&deadline).map_or(0, |d| (d - now).whole_seconds());
         let art34 = assess_art34(&scopes, record.incident.keys_exposed, &exposure);
         let consequences = self.consequences(&record, &exposure);
         let measures = self.measures(&record, &scopes)?;
@@ -390,13 +415,20 @@ impl Vault {
         fields.dedup();
         categories.sort();
         categories.dedup();
-        let encrypted = exposure.subjects.iter().any(|s| !s.encrypted_fields.is_empty());
+        let encrypted = exposure
+            .subjects
+            .iter()
+            .any(|s| !s.encrypted_fields.is_empty());
         consequences_of(record, &fields, &categories, encrypted)
     }
 
     /// What the vault knows was done (revocations, encryption), then the
     /// DPO's own measures.
-    fn measures(&self, record: &IncidentRecord, scopes: &[Scope]) -> Result<Vec<String>, EngineError> {
+    fn measures(
+        &self,
+        record: &IncidentRecord,
+        scopes: &[Scope],
+    ) -> Result<Vec<String>, EngineError> {
         let mut out = Vec::new();
         let principal = |name: &str, out: &mut Vec<String>| -> Result<(), EngineError> {
             let Ok(parsed) = PrincipalName::parse(name) else {
@@ -478,10 +510,14 @@ pub(crate) fn consequences_of(
         out.push("Phishing, scams, spam or unwanted calls and letters using the contact details exposed, possibly pretending to come from the organisation.".to_owned());
     }
     if has(DataCategory::Identity) && !names {
-        out.push("Identity details may be combined with other data to impersonate people.".to_owned());
+        out.push(
+            "Identity details may be combined with other data to impersonate people.".to_owned(),
+        );
     }
     if has(DataCategory::Financial) {
-        out.push("Targeted fraud using what is known of people's donations or payments.".to_owned());
+        out.push(
+            "Targeted fraud using what is known of people's donations or payments.".to_owned(),
+        );
     }
     let special: Vec<&str> = categories
         .iter()
@@ -495,7 +531,9 @@ pub(crate) fn consequences_of(
         ));
     }
     if has(DataCategory::FreeText) {
-        out.push("Notes kept about people may reveal anything they told the organisation.".to_owned());
+        out.push(
+            "Notes kept about people may reveal anything they told the organisation.".to_owned(),
+        );
     }
     if encrypted && !record.incident.keys_exposed {
         out.push("The encrypted fields taken cannot be read without the master key, which was not taken.".to_owned());
@@ -513,7 +551,11 @@ pub(crate) fn consequences_of(
 fn affected(exposure: &Exposure) -> (u64, u64) {
     (
         exposure.subjects.len() as u64,
-        exposure.subjects.iter().filter(|s| s.special_category).count() as u64,
+        exposure
+            .subjects
+            .iter()
+            .filter(|s| s.special_category)
+            .count() as u64,
     )
 }
 
@@ -579,14 +621,23 @@ fn assess_art34(scopes: &[Scope], keys_exposed: bool, exposure: &Exposure) -> Ar
     let high_risk = |c: &DataCategory| {
         matches!(
             c,
-            DataCategory::Contact | DataCategory::Financial | DataCategory::FreeText | DataCategory::Special(_)
+            DataCategory::Contact
+                | DataCategory::Financial
+                | DataCategory::FreeText
+                | DataCategory::Special(_)
         )
     };
     let identifying = exposure.subjects.iter().any(|s| {
         s.categories.iter().any(high_risk)
-            || s.fields.iter().any(|f| matches!(f.as_str(), "given_name" | "family_name" | "date_of_birth"))
+            || s.fields
+                .iter()
+                .any(|f| matches!(f.as_str(), "given_name" | "family_name" | "date_of_birth"))
     });
-    let special = exposure.subjects.iter().filter(|s| s.special_category).count();
+    let special = exposure
+        .subjects
+        .iter()
+        .filter(|s| s.special_category)
+        .count();
     let stolen_store = scopes.iter().any(|s| s.source == ScopeSource::Store);
     let mut reasons = Vec::new();
     if exposure.subjects.is_empty() {
@@ -641,10 +692,19 @@ fn timeline(
     if let Some(last) = exposure.subjects.iter().map(|s| &s.last_exposed).max() {
         out.push((last.clone(), "last exposure within scope".to_owned()));
     }
-    out.push((record.incident.aware_at.clone(), "the organisation became aware; the 72-hour clock starts".to_owned()));
-    out.push((record.incident.opened_at.clone(), format!("incident opened by {}", record.incident.opened_by)));
+    out.push((
+        record.incident.aware_at.clone(),
+        "the organisation became aware; the 72-hour clock starts".to_owned(),
+    ));
+    out.push((
+        record.incident.opened_at.clone(),
+        format!("incident opened by {}", record.incident.opened_by),
+    ));
     for u in updates {
-        out.push((u.time.clone(), format!("follow-up {} by {}: {}", u.n, u.by, u.summary)));
+        out.push((
+            u.time.clone(),
+            format!("follow-up {} by {}: {}", u.n, u.by, u.summary),
+        ));
     }
     if let Some(at) = &record.reported_at {
         out.push((at.clone(), "supervisory authority notified".to_owned()));
@@ -655,7 +715,10 @@ fn timeline(
     if let Some(at) = &record.closed_at {
         out.push((at.clone(), "incident closed".to_owned()));
     }
-    out.push((deadline.to_owned(), "deadline to notify the supervisory authority (Art. 33(1))".to_owned()));
+    out.push((
+        deadline.to_owned(),
+        "deadline to notify the supervisory authority (Art. 33(1))".to_owned(),
+    ));
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
@@ -684,7 +747,10 @@ mod tests {
     fn remaining_time_reads_naturally() {
         assert_eq!(remaining_words(41 * 3600 + 12 * 60 + 5), "41 h 12 min left");
         assert_eq!(remaining_words(59), "0 min left");
-        assert_eq!(remaining_words(-(3 * 3600 + 5 * 60)), "overdue by 3 h 5 min");
+        assert_eq!(
+            remaining_words(-(3 * 3600 + 5 * 60)),
+            "overdue by 3 h 5 min"
+        );
     }
 
     #[test]
@@ -694,7 +760,10 @@ mod tests {
             Scope::parse("store").unwrap(),
         ];
         let text = describe_scopes(&scopes, false);
-        assert!(text.starts_with("Processor mailhouse was breached"), "{text}");
+        assert!(
+            text.starts_with("Processor mailhouse was breached"),
+            "{text}"
+        );
         assert!(text.ends_with("without its master key."), "{text}");
     }
 }

@@ -29,9 +29,9 @@ mod error;
 mod export;
 mod exposure;
 mod import;
-mod notices;
 mod incident_scope;
 mod incidents;
+mod notices;
 mod organisation;
 mod policy_admin;
 mod principal;
@@ -47,6 +47,8 @@ pub mod wire;
 pub use access::{FieldSelection, SubjectPage};
 pub use audit::{ProvenEvent, SubjectHistory};
 pub use authentication::{SESSION_LIFETIME, Session};
+pub use breach_report::{report_html, report_markdown};
+pub use canaries::{CanaryTrace, CanaryView, MAX_CANARIES};
 pub use clock::{DayEdge, parse_time_input};
 pub use custos_ledger::{Event, EventQuery, Outcome, Report, SignedHead};
 pub use custos_policy::{
@@ -59,20 +61,18 @@ pub use custos_store::{
 };
 pub use directory::{NewToken, PrincipalChange, PrincipalView, TotpEnrollment};
 pub use error::{AuthFailure, Denial, EngineError, ErrorKind, Problem};
-pub use breach_report::{report_html, report_markdown};
-pub use canaries::{CanaryTrace, CanaryView, MAX_CANARIES};
 pub use export::{ExportReport, ExportRequest, ProcessorExport, ProcessorExportReport};
 pub use exposure::{Exposure, SubjectExposure};
+pub use import::{CsvInput, Encoding, ImportOptions, ImportProgress, ImportReport};
 pub use incident_scope::{Scope, ScopeSource, Window};
 pub use incidents::{
     Art34Assessment, IncidentFollowUp, IncidentOpening, IncidentReport, remaining_words,
 };
-pub use import::{CsvInput, Encoding, ImportOptions, ImportProgress, ImportReport};
 pub use notices::{BREACH_PURPOSE, MailMerge, Notice, NoticeRun, NoticeSink, NoticeSummary};
 pub use organisation::{Organisation, OrganisationChange};
 pub use policy_admin::AppliedPolicy;
-pub use processors::{NewProcessor, ProcessorView};
 pub use principal::{Caller, DEFAULT_PURPOSE, Principal};
+pub use processors::{NewProcessor, ProcessorView};
 pub use purposes::{ProcessingActivity, RecordOfProcessing, SECURITY_MEASURES, SUBJECT_CATEGORIES};
 pub use record::{SubjectInput, SubjectRecord};
 pub use rotation::{NewMasterKey, RotationReport};

@@ -120,8 +120,13 @@ impl NoticeRun {
         let mut header = vec!["id".to_owned()];
         header.extend(self.names.iter().cloned());
         header.extend(
-            ["exposed_fields", "special_category", "first_exposed", "last_exposed"]
-                .map(str::to_owned),
+            [
+                "exposed_fields",
+                "special_category",
+                "first_exposed",
+                "last_exposed",
+            ]
+            .map(str::to_owned),
         );
         header
     }
@@ -212,8 +217,8 @@ impl Vault {
             ));
         }
         self.authorize_vault(&actor, Action::Incident)?;
-        let id = parse_incident_id(id)
-            .map_err(|e| self.refuse(&actor, Action::Read, Vec::new(), e))?;
+        let id =
+            parse_incident_id(id).map_err(|e| self.refuse(&actor, Action::Read, Vec::new(), e))?;
         let report = self.report_for(&actor, id)?;
         let columns: Vec<usize> = (0..self.schema.fields().len())
             .filter(|&i| addressing(&self.schema.fields()[i]))
@@ -225,8 +230,12 @@ impl Vault {
         };
         sink.start(&run)?;
         let report = &run.report;
-        let held: Vec<&SubjectExposure> =
-            report.exposure.subjects.iter().filter(|s| !s.erased).collect();
+        let held: Vec<&SubjectExposure> = report
+            .exposure
+            .subjects
+            .iter()
+            .filter(|s| !s.erased)
+            .collect();
         let mut summary = NoticeSummary {
             written: 0,
             erased: report.exposure.subjects.len() as u64 - held.len() as u64,
@@ -246,7 +255,13 @@ impl Vault {
                     summary.erased += 1;
                     continue;
                 };
-                match self.authorize_whole(&actor, Action::Read, &id, &stored.scope, &run.columns)? {
+                match self.authorize_whole(
+                    &actor,
+                    Action::Read,
+                    &id,
+                    &stored.scope,
+                    &run.columns,
+                )? {
                     Some(authorized) => allowed.push((id, stored, authorized, *exposure)),
                     None => summary.not_permitted += 1,
                 }
@@ -329,7 +344,9 @@ impl Vault {
             if name.is_empty() { "member" } else { &name }
         ));
         line("");
-        line("We are writing to tell you about a breach of personal data that affects you, what it means for you, and what you can do.");
+        line(
+            "We are writing to tell you about a breach of personal data that affects you, what it means for you, and what you can do.",
+        );
         line("");
         line("What happened");
         line(&report.record.incident.nature);
@@ -338,7 +355,9 @@ impl Vault {
         let first = human_date(&notice.exposure.first_exposed);
         let last = human_date(&notice.exposure.last_exposed);
         if first == last {
-            line(&format!("On {first}, this information about you was exposed:"));
+            line(&format!(
+                "On {first}, this information about you was exposed:"
+            ));
         } else {
             line(&format!(
                 "Between {first} and {last}, this information about you was exposed:"
@@ -348,7 +367,9 @@ impl Vault {
             line(&format!("  - {words}"));
         }
         if notice.exposure.special_category {
-            line("Some of it is special-category information, which the law protects more strongly because its disclosure can cause particular harm.");
+            line(
+                "Some of it is special-category information, which the law protects more strongly because its disclosure can cause particular harm.",
+            );
         }
         line("Nothing else about you was affected by this breach.");
         line("");
@@ -370,18 +391,32 @@ impl Vault {
         line("");
         line("What you can do");
         let exposed = |f: &str| notice.exposure.fields.iter().any(|x| x.as_str() == f);
-        line("  - Be wary of emails, calls, texts or letters that mention your membership or claim to come from us, especially if they ask for money, passwords or bank details. We will never ask for your password or bank details.");
+        line(
+            "  - Be wary of emails, calls, texts or letters that mention your membership or claim to come from us, especially if they ask for money, passwords or bank details. We will never ask for your password or bank details.",
+        );
         if exposed("email") {
-            line("  - Do not open links or attachments in unexpected emails; check the sender carefully.");
+            line(
+                "  - Do not open links or attachments in unexpected emails; check the sender carefully.",
+            );
         }
         if exposed("phone") {
-            line("  - If someone calls you about your membership, hang up and call us back on a number you trust.");
+            line(
+                "  - If someone calls you about your membership, hang up and call us back on a number you trust.",
+            );
         }
-        if notice.exposure.categories.contains(&DataCategory::Financial) {
+        if notice
+            .exposure
+            .categories
+            .contains(&DataCategory::Financial)
+        {
             line("  - Check your bank statements for payments you do not recognise.");
         }
-        line("  - You can ask us for a copy of all the information we hold about you, and for a record of who has accessed it.");
-        line("  - You have the right to complain to the data protection supervisory authority (in the UK, the Information Commissioner's Office: ico.org.uk, 0303 123 1113).");
+        line(
+            "  - You can ask us for a copy of all the information we hold about you, and for a record of who has accessed it.",
+        );
+        line(
+            "  - You have the right to complain to the data protection supervisory authority (in the UK, the Information Commissioner's Office: ico.org.uk, 0303 123 1113).",
+        );
         line("");
         line("Who to contact");
         match org.dpo_contact() {
@@ -433,7 +468,9 @@ fn field_words(spec: &FieldSpec) -> String {
         "membership_status" | "joined_on" | "left_on" => {
             Some("your membership status and when you joined or left")
         }
-        "consent_email" | "consent_phone" | "consent_post" => Some("how you agreed to be contacted"),
+        "consent_email" | "consent_phone" | "consent_post" => {
+            Some("how you agreed to be contacted")
+        }
         "union_affiliation" => Some("your trade union"),
         "ethnicity" => Some("your ethnic origin"),
         "disability" => Some("whether you have a disability"),
@@ -453,8 +490,18 @@ fn field_words(spec: &FieldSpec) -> String {
 /// A stored time as a date people read: `6 December 2026`.
 pub(crate) fn human_date(stamp: &str) -> String {
     const MONTHS: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September",
-        "October", "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     match crate::clock::parse_stamp(stamp) {
         Some(t) => format!(
@@ -483,7 +530,14 @@ mod tests {
         let schema = Schema::default_party();
         for spec in schema.fields() {
             let words = field_words(spec);
-            assert!(words.starts_with("your ") || words.starts_with("the ") || words.starts_with("how ") || words.starts_with("whether ") || words.starts_with("notes "), "{words}");
+            assert!(
+                words.starts_with("your ")
+                    || words.starts_with("the ")
+                    || words.starts_with("how ")
+                    || words.starts_with("whether ")
+                    || words.starts_with("notes "),
+                "{words}"
+            );
             assert!(!words.contains('_'), "{}: {words}", spec.name());
         }
     }

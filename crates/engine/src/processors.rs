@@ -164,7 +164,10 @@ impl Vault {
     /// A registered processor, or an error that names it.
     pub(crate) fn registered_processor(&self, name: &str) -> Result<ProcessorRecord, EngineError> {
         let parsed = ProcessorName::parse(name.trim()).map_err(|e| {
-            EngineError::invalid(Problem::field("processor", format!("`{}` {e}", name.trim())))
+            EngineError::invalid(Problem::field(
+                "processor",
+                format!("`{}` {e}", name.trim()),
+            ))
         })?;
         self.store
             .processor(&parsed)?

@@ -30,7 +30,8 @@ pub struct RecordOfProcessing {
     pub generated_at: String,
     /// One activity per purpose.
     pub activities: Vec<ProcessingActivity>,
-    /// Who receives data: the processors registered as principals.
+    /// Who receives data: the registered processors, and processor
+    /// principals not registered as processors.
     pub recipients: Vec<String>,
 }
 
@@ -151,21 +152,46 @@ impl Vault {
                 purpose: Arc::clone(purpose),
             })
             .collect();
-        let recipients = state
-            .principals
-            .values()
-            .filter(|p| p.record.kind == custos_model::PrincipalKind::Processor)
+        // Registered processors, then processor principals not (yet)
+        // registered as such.
+        let registered = self.store.processors()?;
+        let mut recipients: Vec<String> = registered
+            .iter()
             .map(|p| {
-                match p
-                    .record
-                    .attributes
-                    .get(custos_model::AttributeKey::Organisation)
-                {
-                    Some(org) => format!("{} ({org})", p.record.name),
-                    None => p.record.name.to_string(),
-                }
+                let purposes: Vec<&str> = p.purposes.iter().map(|n| n.as_str()).collect();
+                format!(
+                    "{} (processor under contract {}, for {})",
+                    p.name,
+                    p.contract_ref,
+                    purposes.join(", ")
+                )
             })
             .collect();
+        recipients.extend(
+            state
+                .principals
+                .values()
+                .filter(|p| p.record.kind == custos_model::PrincipalKind::Processor)
+                .filter(|p| {
+                    let org = p
+                        .record
+                        .attributes
+                        .get(custos_model::AttributeKey::Organisation);
+                    !registered.iter().any(|r| {
+                        org == Some(r.name.as_str()) || p.record.name.as_str() == r.name.as_str()
+                    })
+                })
+                .map(|p| {
+                    match p
+                        .record
+                        .attributes
+                        .get(custos_model::AttributeKey::Organisation)
+                    {
+                        Some(org) => format!("{} ({org})", p.record.name),
+                        None => p.record.name.to_string(),
+                    }
+                }),
+        );
         Ok(RecordOfProcessing {
             vault_id: self.vault_id.as_str().to_owned(),
             generated_at: now_stamp(),

@@ -6,25 +6,27 @@
 
 use custos_model::{FieldType, Purpose, Schema};
 use custos_policy::CaseReport;
-use custos_store::{AlertRecord, ExportRecord, IncidentRecord, PolicyRecord, ProcessorRecord, TokenRecord};
+use custos_store::{
+    AlertRecord, ExportRecord, IncidentRecord, PolicyRecord, ProcessorRecord, TokenRecord,
+};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::access::SubjectPage;
 use crate::audit::SubjectHistory;
 use crate::authentication::Session;
+use crate::canaries::{CanaryTrace, CanaryView};
 use crate::directory::{PrincipalView, TotpEnrollment};
 use crate::error::{Denial, Problem};
-use crate::canaries::{CanaryTrace, CanaryView};
 use crate::export::{ExportReport, ProcessorExportReport};
 use crate::exposure::SubjectExposure;
+use crate::import::ImportReport;
 use crate::incidents::IncidentReport;
 use crate::notices::{Notice, NoticeSummary};
 use crate::organisation::Organisation;
-use crate::processors::ProcessorView;
-use crate::import::ImportReport;
 use crate::policy_admin::AppliedPolicy;
 use crate::principal::Principal;
+use crate::processors::ProcessorView;
 use crate::purposes::{RecordOfProcessing, SECURITY_MEASURES, SUBJECT_CATEGORIES};
 use crate::record::SubjectRecord;
 use crate::rotation::RotationReport;
@@ -422,7 +424,12 @@ pub fn processor(p: &ProcessorRecord) -> Value {
 pub fn processor_view(view: &ProcessorView) -> Value {
     let mut v = processor(&view.record);
     v["exports"] = Value::Array(view.exports.iter().map(export_record).collect());
-    v["principals"] = json!(view.principals.iter().map(|p| p.as_str()).collect::<Vec<_>>());
+    v["principals"] = json!(
+        view.principals
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+    );
     v
 }
 

@@ -126,7 +126,15 @@ mod tests {
         assert_eq!(ExportId::parse("ex-7").unwrap(), id);
         assert_eq!(IncidentId::from_number(12_345).to_string(), "INC-12345");
         assert_eq!(IncidentId::parse(" INC-3 ").unwrap().number(), 3);
-        for bad in ["", "EX-", "EX7", "INC-0001", "EX-1a", "EX--1", "EX-99999999999999999999"] {
+        for bad in [
+            "",
+            "EX-",
+            "EX7",
+            "INC-0001",
+            "EX-1a",
+            "EX--1",
+            "EX-99999999999999999999",
+        ] {
             assert!(ExportId::parse(bad).is_err(), "{bad}");
         }
         let err = IncidentId::parse("7").unwrap_err().to_string();

@@ -122,7 +122,10 @@ fn missing_generation() -> StoreError {
 }
 
 /// Converts a stored integer that must not be negative.
-pub(crate) fn unsigned<T: TryFrom<i64>>(value: i64, what: impl FnOnce() -> String) -> Result<T, StoreError> {
+pub(crate) fn unsigned<T: TryFrom<i64>>(
+    value: i64,
+    what: impl FnOnce() -> String,
+) -> Result<T, StoreError> {
     T::try_from(value).map_err(|_| StoreError::Corrupt(format!("{} is out of range", what())))
 }
 

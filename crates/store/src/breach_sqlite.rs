@@ -74,16 +74,22 @@ fn processor_row(r: &Row<'_>) -> rusqlite::Result<[String; 6]> {
 }
 
 fn parse_processor(
-    [name, contact, contract_ref, purposes, created_at, created_by]: [String; 6],
+    [
+        name,
+        contact,
+        contract_ref,
+        purposes,
+        created_at,
+        created_by,
+    ]: [String; 6],
 ) -> Result<ProcessorRecord, StoreError> {
     let name = ProcessorName::parse(&name)
         .map_err(|e| StoreError::Corrupt(format!("processor name `{name}` {e}")))?;
     let purposes = split_list(&purposes)
         .iter()
         .map(|p| {
-            PurposeName::parse(p).map_err(|e| {
-                StoreError::Corrupt(format!("processor `{name}`: purpose `{p}` {e}"))
-            })
+            PurposeName::parse(p)
+                .map_err(|e| StoreError::Corrupt(format!("processor `{name}`: purpose `{p}` {e}")))
         })
         .collect::<Result<_, _>>()?;
     Ok(ProcessorRecord {
@@ -441,7 +447,10 @@ impl BreachStore for SqliteStore {
                     .map_err(db)?
                     .collect::<Result<Vec<_>, _>>(),
             };
-            rows.map_err(db)?.into_iter().map(ExportRow::parse).collect()
+            rows.map_err(db)?
+                .into_iter()
+                .map(ExportRow::parse)
+                .collect()
         })
     }
 

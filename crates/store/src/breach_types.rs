@@ -168,7 +168,9 @@ impl IncidentStatus {
         match s {
             "open" => Ok(Self::Open),
             "closed" => Ok(Self::Closed),
-            _ => Err(format!("`{s}` is not an incident status (expected open or closed)")),
+            _ => Err(format!(
+                "`{s}` is not an incident status (expected open or closed)"
+            )),
         }
     }
 }

@@ -48,7 +48,8 @@ pub type RewrapFn<'a> = dyn FnMut(&SubjectId, u32, &[u8]) -> Result<Vec<u8>, Box
 pub use ledger_sqlite::SqliteLedger;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use types::{
-    Digest, Erasure, HeldFields, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,
+    Digest, Erasure, HeldFields, NewSubject, ScopeFilter, StoredSubject, SubjectChange,
+    SubjectSummary,
 };
 
 use custos_model::SubjectId;

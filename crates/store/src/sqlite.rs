@@ -18,7 +18,8 @@ use rusqlite::{
 use crate::codec::{decode, decode_text, encode};
 use crate::error::{BoxError, StoreError};
 use crate::types::{
-    Digest, Erasure, HeldFields, NewSubject, ScopeFilter, StoredSubject, SubjectChange, SubjectSummary,
+    Digest, Erasure, HeldFields, NewSubject, ScopeFilter, StoredSubject, SubjectChange,
+    SubjectSummary,
 };
 use crate::{KEY_EPOCH, RewrapFn, Store};
 
@@ -790,11 +791,19 @@ impl Store for SqliteStore {
     ) -> Result<Vec<HeldFields>, StoreError> {
         self.read(|conn| {
             let rows = conn
-                .prepare_cached("SELECT id, scope, sealed FROM subjects WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .prepare_cached(
+                    "SELECT id, scope, sealed FROM subjects WHERE id > ?1 ORDER BY id LIMIT ?2",
+                )
                 .map_err(db)?
                 .query_map(
                     params![after.map_or("", SubjectId::as_str), limit.min(100_000)],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)),
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, Vec<u8>>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                        ))
+                    },
                 )
                 .map_err(db)?
                 .collect::<Result<Vec<_>, _>>()

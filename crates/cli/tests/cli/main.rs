@@ -12,6 +12,7 @@ mod support;
 mod demo;
 mod durability;
 mod errors;
+mod incidents;
 mod keys;
 mod leavers;
 mod ledger;

@@ -502,7 +502,10 @@ fn a_revoked_principal_is_refused_recorded_and_alerted() {
     assert_eq!(hers[0]["action"], "read");
     assert_eq!(hers[0]["purpose"], "casework");
     let auth = hers[0]["auth"].as_str().unwrap();
-    assert!(auth.starts_with("api_token tk_"), "the token used is recorded: {auth}");
+    assert!(
+        auth.starts_with("api_token tk_"),
+        "the token used is recorded: {auth}"
+    );
 
     sb.run(&["principal", "revoke", "ana", "--reason", "left"])
         .ok();
