@@ -23,7 +23,7 @@ use crate::record::{
     SubjectInput, SubjectRecord, ValidValues, field_index, is_clear, parse_subject_id,
     validate_values,
 };
-use crate::recording::{Action, Entry};
+use crate::recording::{Action, Entry, written_reason};
 use crate::vault::Vault;
 
 /// The key version of a subject's first data key.
@@ -198,14 +198,9 @@ impl Vault {
         // Writes release nothing: what they touched goes in the reason, so
         // that `fields_released` means exactly what left the vault.
         let (released, reason) = match action {
-            Action::Create | Action::Update => (
-                Vec::new(),
-                format!(
-                    "fields written: {}; {}",
-                    names.join(", "),
-                    authorized.reason()
-                ),
-            ),
+            Action::Create | Action::Update => {
+                (Vec::new(), written_reason(&names, &authorized.reason()))
+            }
             _ => (names, authorized.reason()),
         };
         self.record(
@@ -463,7 +458,11 @@ impl Vault {
             &actor,
             Entry {
                 reason: format!("lookup on `{field}`"),
-                ..Entry::allowed(Action::Find, allowed.iter().collect(), self.id_released())
+                ..Entry::allowed(
+                    Action::Find,
+                    allowed.iter().collect(),
+                    self.id_released(!allowed.is_empty()),
+                )
             },
         )?;
         self.recheck(
@@ -559,7 +558,7 @@ impl Vault {
             Entry::allowed(
                 Action::List,
                 ids.clone(),
-                self.id_released()
+                self.id_released(!ids.is_empty())
                     .into_iter()
                     .chain(covered.iter().map(ToString::to_string))
                     .collect(),
@@ -573,9 +572,11 @@ impl Vault {
     }
 
     /// What a listing or a lookup releases besides scope attributes: the
-    /// membership numbers themselves, which the caller did not know.
-    fn id_released(&self) -> Vec<String> {
+    /// membership numbers themselves, which the caller did not know (if it
+    /// `found` anyone).
+    fn id_released(&self, found: bool) -> Vec<String> {
         field_index(&self.schema, custos_model::ID_FIELD)
+            .filter(|_| found)
             .map(|i| self.schema.fields()[i].name().to_string())
             .into_iter()
             .collect()

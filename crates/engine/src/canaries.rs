@@ -285,7 +285,7 @@ impl<'v> CanaryMixer<'v> {
                         let family = generated("family_name").unwrap_or_default();
                         let real = from(template);
                         let real_id = id_column.and_then(|c| template.get(c).cloned().flatten());
-                        self.unique(spec, || {
+                        self.unique(spec, "email", || {
                             email(
                                 &given,
                                 &family,
@@ -295,7 +295,7 @@ impl<'v> CanaryMixer<'v> {
                             )
                         })?
                     }
-                    FieldType::Phone => self.unique(spec, uk_mobile)?,
+                    FieldType::Phone => self.unique(spec, "phone", uk_mobile)?,
                     FieldType::Postcode => from(template).and_then(|real| {
                         let outward = real.as_str().split(' ').next().unwrap_or_default();
                         spec.parse_value(&format!("{outward} {}", inward_code()))
@@ -320,16 +320,29 @@ impl<'v> CanaryMixer<'v> {
         Ok((row, made))
     }
 
-    /// A value for a lookup-able field that no real member has.
+    /// A value for a lookup-able field that no real member has, and no
+    /// other canary (of this export or an earlier one) either, so that a
+    /// trace of it names one export: `kind` is how it is traced.
     fn unique(
         &self,
         spec: &FieldSpec,
+        kind: &str,
         make: impl Fn() -> String,
     ) -> Result<Option<FieldValue>, EngineError> {
         for _ in 0..20 {
             let Ok(Some(value)) = spec.parse_value(&make()) else {
                 continue;
             };
+            let text = value.as_str();
+            let digest = trace_digest(&self.vault.keys().keyring, kind, text);
+            if self
+                .made
+                .iter()
+                .any(|m| m.traces.iter().any(|(k, t)| *k == kind && t == text))
+                || !self.vault.store.find_canaries(kind, &digest)?.is_empty()
+            {
+                continue;
+            }
             if !spec.is_lookup() {
                 return Ok(Some(value));
             }

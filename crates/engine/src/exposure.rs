@@ -27,7 +27,7 @@ use crate::clock::{parse_stamp, stamp};
 use crate::error::{EngineError, Problem};
 use crate::incident_scope::{Scope, ScopeSource, Window};
 use crate::processors::principals_of;
-use crate::recording::withheld_target;
+use crate::recording::{fields_written, withheld_target};
 use crate::vault::Vault;
 
 /// How long after a release its "withheld" event may follow. The re-check
@@ -199,11 +199,11 @@ impl<'v> Reader<'v> {
             from: None,
             to: None,
         });
-        query.time_from = window.from_stamp();
+        query.time_from = window.start_stamp();
         query.time_to = window.to.map(|t| stamp(t + WITHHELD_SLACK));
         let bounds = Bounds {
-            from: window.from_stamp(),
-            to: window.to_stamp(),
+            from: window.start_stamp(),
+            to: window.end_stamp(),
         };
         query.limit = EventQuery::MAX_LIMIT;
         let mut withheld: HashSet<u64> = HashSet::new();
@@ -409,10 +409,10 @@ impl Vault {
         notes: &mut Vec<String>,
     ) -> Result<Gathered, EngineError> {
         let from = window
-            .and_then(Window::from_stamp)
+            .and_then(Window::start_stamp)
             .unwrap_or_else(|| aware_at.to_owned());
         let to = window
-            .and_then(Window::to_stamp)
+            .and_then(Window::end_stamp)
             .unwrap_or_else(|| aware_at.to_owned());
         // Subjects made after the copy was taken were not in it.
         let mut created_after: HashSet<String> = HashSet::new();
@@ -473,6 +473,35 @@ impl Vault {
                 break;
             }
             after = page.last().map(|h| h.id.clone());
+        }
+        // Fields written since the copy may have held other values then, or
+        // been cleared since: what the store holds now understates the
+        // copy, so every field an update wrote since is counted too.
+        let mut written_since: Vec<(String, Vec<usize>)> = Vec::new();
+        self.each_event(
+            EventQuery {
+                action: Some("update".to_owned()),
+                outcome: Some(Outcome::Allowed),
+                time_from: Some(from.clone()),
+                ..EventQuery::default()
+            },
+            &mut |e| {
+                let written: Vec<usize> = fields_written(&e.reason)
+                    .filter_map(|f| schema.fields().iter().position(|s| s.name().as_str() == f))
+                    .collect();
+                for id in &e.subjects {
+                    written_since.push((id.clone(), written.clone()));
+                }
+            },
+        )?;
+        for (id, written) in written_since {
+            if !gathered.by_subject.contains_key(&id) {
+                continue;
+            }
+            let (clear, sealed): (Vec<usize>, Vec<usize>) = written
+                .into_iter()
+                .partition(|&i| schema.fields()[i].is_id() || schema.fields()[i].is_scope());
+            gathered.add(&id, &held_acc(&clear, &sealed));
         }
         // People erased after the copy was taken were in it; which fields
         // they held can no longer be known, so every field is counted.

@@ -55,12 +55,12 @@ pub struct Window {
 
 impl Window {
     /// The start in the ledger's time format.
-    pub(crate) fn from_stamp(&self) -> Option<String> {
+    pub(crate) fn start_stamp(&self) -> Option<String> {
         self.from.map(stamp)
     }
 
     /// The end in the ledger's time format.
-    pub(crate) fn to_stamp(&self) -> Option<String> {
+    pub(crate) fn end_stamp(&self) -> Option<String> {
         self.to.map(stamp)
     }
 }
@@ -154,8 +154,8 @@ impl fmt::Display for Scope {
             write!(
                 f,
                 "window:{}..{}",
-                w.from_stamp().unwrap_or_default(),
-                w.to_stamp().unwrap_or_default()
+                w.start_stamp().unwrap_or_default(),
+                w.end_stamp().unwrap_or_default()
             )?;
         }
         Ok(())
@@ -238,12 +238,12 @@ mod tests {
             "window:2026-11-01T00:00:00.000Z..2026-11-02T00:00:00.000Z"
         );
         let w = s.window.unwrap();
-        assert_eq!(w.from_stamp().as_deref(), Some("2026-11-01T00:00:00.000Z"));
-        assert_eq!(w.to_stamp().as_deref(), Some("2026-11-02T00:00:00.000Z"));
+        assert_eq!(w.start_stamp().as_deref(), Some("2026-11-01T00:00:00.000Z"));
+        assert_eq!(w.end_stamp().as_deref(), Some("2026-11-02T00:00:00.000Z"));
         let s = Scope::parse(" window:..2026-11-01T10:00:00+01:00, principal:ana ").unwrap();
         assert_eq!(s.source, ScopeSource::Principal("ana".into()));
         assert_eq!(
-            s.window.unwrap().to_stamp().as_deref(),
+            s.window.unwrap().end_stamp().as_deref(),
             Some("2026-11-01T09:00:00.000Z")
         );
     }

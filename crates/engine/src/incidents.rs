@@ -586,8 +586,8 @@ fn describe_scopes(scopes: &[Scope], keys_exposed: bool) -> String {
                 .map(|w| {
                     format!(
                         " between {} and {}",
-                        w.from_stamp().unwrap_or_else(|| "the start".into()),
-                        w.to_stamp().unwrap_or_else(|| "now".into())
+                        w.start_stamp().unwrap_or_else(|| "the start".into()),
+                        w.end_stamp().unwrap_or_else(|| "now".into())
                     )
                 })
                 .unwrap_or_default();

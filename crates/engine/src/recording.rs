@@ -223,6 +223,27 @@ impl Vault {
     }
 }
 
+/// The words that begin the reason of a write: writes release nothing, so
+/// the fields they wrote are named here rather than as released.
+const FIELDS_WRITTEN: &str = "fields written: ";
+
+/// The reason of a write of `fields`, followed by the policies that
+/// allowed it.
+pub(crate) fn written_reason(fields: &[String], permitted: &str) -> String {
+    format!("{FIELDS_WRITTEN}{}; {permitted}", fields.join(", "))
+}
+
+/// The fields a write event wrote, from its reason.
+pub(crate) fn fields_written(reason: &str) -> impl Iterator<Item = &str> {
+    reason
+        .strip_prefix(FIELDS_WRITTEN)
+        .map(|rest| rest.split_once("; ").map_or(rest, |(fields, _)| fields))
+        .into_iter()
+        .flat_map(|fields| fields.split(", "))
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+}
+
 /// The words that mark a release withheld at the last moment: the event
 /// that says so cancels the release recorded as event `seq`.
 const WITHHELD: &str = "release withheld after event ";
@@ -258,4 +279,38 @@ pub(crate) fn denial_summary(denials: &[crate::error::Denial]) -> String {
         })
         .collect();
     format!("denied {}", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use custos_ledger::{Event, Outcome};
+
+    use super::*;
+
+    #[test]
+    fn reasons_read_back_what_they_say() {
+        let fields = vec!["email".to_owned(), "phone".to_owned()];
+        let reason = written_reason(&fields, "permitted by membership-team");
+        assert_eq!(fields_written(&reason).collect::<Vec<_>>(), ["email", "phone"]);
+        assert_eq!(fields_written("permitted by x").count(), 0);
+
+        let mut event = Event {
+            seq: 9,
+            time: String::new(),
+            principal: "ana".into(),
+            auth: "api_token".into(),
+            action: "read".into(),
+            purpose: "casework".into(),
+            subjects: vec!["M1".into()],
+            fields_released: Vec::new(),
+            fields_denied: Vec::new(),
+            outcome: Outcome::Denied,
+            reason: withheld_reason("principal_revoked", 7),
+            request_id: String::new(),
+            client: String::new(),
+        };
+        assert_eq!(withheld_target(&event), Some(7));
+        event.outcome = Outcome::Allowed;
+        assert_eq!(withheld_target(&event), None, "only refusals withhold");
+    }
 }

@@ -197,7 +197,7 @@ fn a_newer_store_format_is_too_new() {
             err,
             EngineError::Store(StoreError::TooNew {
                 found: 99,
-                supported: 2
+                supported: 3
             })
         ),
         "{err:?}"

@@ -464,3 +464,39 @@ pub(crate) fn ledger_events(vault: &Vault) -> Vec<custos_engine::Event> {
         }
     }
 }
+
+/// Adds a principal with these attributes and gives it an API token:
+/// returns the token's secret and its public id (`tk_…`).
+pub(crate) fn principal_with_token(
+    vault: &Vault,
+    name: &str,
+    kind: custos_model::PrincipalKind,
+    attrs: &[(&str, &str)],
+) -> (String, String) {
+    let attrs: Vec<(String, String)> = attrs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    vault
+        .add_principal(&vault.local_operator(), name, kind, &attrs, None, None)
+        .expect("add principal");
+    another_token(vault, name)
+}
+
+/// Another API token for an existing principal: its secret and public id.
+pub(crate) fn another_token(vault: &Vault, name: &str) -> (String, String) {
+    let token = vault
+        .create_token(&vault.local_operator(), name, None)
+        .expect("create token");
+    (token.token.expose().to_owned(), token.record.id)
+}
+
+/// A request that presents `token` and declares `purpose`.
+pub(crate) fn token_caller(token: &str, purpose: &str) -> Caller {
+    Caller::with_token(token, "req", "192.0.2.1").with_purpose(Some(purpose))
+}
+
+/// A field selection of these names.
+pub(crate) fn only(names: &[&str]) -> FieldSelection {
+    FieldSelection::Only(names.iter().map(|&n| n.to_owned()).collect())
+}
