@@ -56,7 +56,10 @@ pub(crate) fn default_canaries(rows: usize) -> u32 {
 /// The kinds of value a canary is traced by.
 const TRACE_KINDS: [&str; 5] = ["id", "email", "phone", "postcode", "name"];
 
-/// How far past a real membership number a canary's may be.
+/// How far past a real membership number a canary's may be, at first. A
+/// vault numbered without gaps has free numbers only past its newest
+/// members, and each export takes some of them, so the reach doubles as
+/// attempts fail.
 const ID_GAP_SEARCH: u64 = 60;
 
 /// Synthetic fields that come from the generator, by schema field name.
@@ -141,7 +144,8 @@ impl<'v> CanaryMixer<'v> {
                 }
                 continue;
             }
-            let Some(id) = near_id(&exported[base], &mut rng) else {
+            let reach = ID_GAP_SEARCH << (attempts / (wanted * 5).max(1)).min(12);
+            let Some(id) = near_id(&exported[base], reach, &mut rng) else {
                 continue;
             };
             // Its place in id order (or, in an export of chosen subjects
@@ -424,17 +428,17 @@ fn normalise_name(name: &str) -> String {
         .join(" ")
 }
 
-/// A membership number a little past `base` in its own form: the same
+/// A membership number at most `reach` past `base`, in its own form: the same
 /// prefix and number of digits, or none if `base` does not end in digits
 /// or the number would need another digit.
-fn near_id(base: &SubjectId, rng: &mut impl Rng) -> Option<SubjectId> {
+fn near_id(base: &SubjectId, reach: u64, rng: &mut impl Rng) -> Option<SubjectId> {
     let text = base.as_str();
     let digits = text.bytes().rev().take_while(u8::is_ascii_digit).count();
     if digits == 0 || digits > 18 {
         return None;
     }
     let (prefix, number) = text.split_at(text.len() - digits);
-    let next = number.parse::<u64>().ok()? + rng.gen_range(1..=ID_GAP_SEARCH);
+    let next = number.parse::<u64>().ok()? + rng.gen_range(1..=reach.max(1));
     let candidate = format!("{prefix}{next:0digits$}");
     (candidate.len() == text.len())
         .then(|| SubjectId::parse(&candidate).ok())
@@ -712,14 +716,14 @@ mod tests {
         let mut rng = rand::thread_rng();
         let base = SubjectId::parse("M00001234").unwrap();
         for _ in 0..100 {
-            let id = near_id(&base, &mut rng).unwrap();
+            let id = near_id(&base, ID_GAP_SEARCH, &mut rng).unwrap();
             assert_eq!(id.as_str().len(), 9);
             assert!(id.as_str().starts_with("M0000"));
             assert!(id > base && id.as_str() <= "M00001294", "{id}");
         }
         // 99 has no room for a larger number of two digits.
-        assert!(near_id(&SubjectId::parse("M99").unwrap(), &mut rng).is_none());
-        assert!(near_id(&SubjectId::parse("SABCDEF").unwrap(), &mut rng).is_none());
+        assert!(near_id(&SubjectId::parse("M99").unwrap(), 1, &mut rng).is_none());
+        assert!(near_id(&SubjectId::parse("SABCDEF").unwrap(), 9, &mut rng).is_none());
     }
 
     #[test]

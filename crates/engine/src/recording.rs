@@ -291,7 +291,10 @@ mod tests {
     fn reasons_read_back_what_they_say() {
         let fields = vec!["email".to_owned(), "phone".to_owned()];
         let reason = written_reason(&fields, "permitted by membership-team");
-        assert_eq!(fields_written(&reason).collect::<Vec<_>>(), ["email", "phone"]);
+        assert_eq!(
+            fields_written(&reason).collect::<Vec<_>>(),
+            ["email", "phone"]
+        );
         assert_eq!(fields_written("permitted by x").count(), 0);
 
         let mut event = Event {

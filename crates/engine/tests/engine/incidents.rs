@@ -1983,3 +1983,32 @@ fn an_export_that_fails_is_registered_as_failed_and_exposes_nobody() {
         report.exposure.notes
     );
 }
+
+#[test]
+fn canaries_do_not_run_short_in_a_vault_numbered_without_gaps() {
+    let org = Org::new();
+    // Members numbered one after another: the only free numbers are past
+    // the newest member, and each export takes some of them.
+    for n in 100..130 {
+        org.t.add(
+            &format!("M{n:04}"),
+            &[("given_name", "Al"), ("family_name", "Bo")],
+        );
+    }
+    let mut ids = BTreeSet::new();
+    for _ in 0..30 {
+        let (_, report) = org
+            .export(
+                "mailhouse",
+                "membership_admin",
+                &["id", "given_name", "family_name"],
+                &[],
+                Some(5),
+            )
+            .unwrap();
+        assert_eq!(report.canaries, 5, "{}", report.id);
+        for (_, c) in canaries_of(org.vault(), &report) {
+            assert!(ids.insert(c["id"].clone()), "{} twice", c["id"]);
+        }
+    }
+}
