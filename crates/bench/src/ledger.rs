@@ -114,12 +114,23 @@ impl Template {
     /// `members`, a random request id.
     fn event(&self, principal: String, rng: &mut SplitMix64, members: u64) -> NewEvent {
         let member = rng.below(members.max(1));
+        self.event_for(principal, format!("M{member:08}"), rng)
+    }
+
+    /// An event of this shape by `principal` about `subject`, with a random
+    /// request id.
+    pub(crate) fn event_for(
+        &self,
+        principal: String,
+        subject: String,
+        rng: &mut SplitMix64,
+    ) -> NewEvent {
         NewEvent {
             principal,
             auth: self.auth.clone(),
             action: self.action.clone(),
             purpose: self.purpose.clone(),
-            subjects: vec![format!("M{member:08}")],
+            subjects: vec![subject],
             fields_released: self.fields_released.clone(),
             fields_denied: self.fields_denied.clone(),
             outcome: self.outcome,
@@ -278,7 +289,7 @@ fn per_s(n: u64, d: Duration) -> f64 {
     if s > 0.0 { n as f64 / s } else { 0.0 }
 }
 
-fn median(xs: &[f64]) -> f64 {
+pub(crate) fn median(xs: &[f64]) -> f64 {
     let mut sorted = xs.to_vec();
     sorted.sort_by(f64::total_cmp);
     match sorted.len() {

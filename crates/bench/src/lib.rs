@@ -11,21 +11,26 @@
 //! per field, record durably, re-check, decrypt), in process on 1, 2 and 64
 //! threads and over HTTP at 1, 8 and 64 connections, each next to the same
 //! read without purpose, policy or ledger (the unaudited baseline), so that
-//! the report can say what the access path costs; and W5 on a fresh ledger
-//! of N events: group-commit appends, a principal-and-time query, full
-//! verify, proofs and storage per event. It prints a table with medians,
+//! the report can say what the access path costs; W4, an incident's
+//! exposure computed by the engine from the vault's own ledger, for a
+//! principal over a time window (after appending N synthetic reads) and
+//! for a processor that received N members, and the notices of an
+//! incident written to files; and W5 on a fresh ledger of N events:
+//! group-commit appends, a principal-and-time query, full verify, proofs
+//! and storage per event. It prints a table with medians,
 //! p99s, throughputs and pass/fail against each target, then the ratios;
 //! or, with `--json`, one JSON document.
 //!
 //! Modules: `machine` (/proc and fdatasync), `import` (W1), `principals`
 //! (the standard principals), `policy` (the decision alone), `read` (in
 //! process), `unaudited` (the baseline read), `server` and `load` (HTTP,
-//! with the pure parsing in `http`), `ledger` (W5), `stats` (percentiles),
-//! `threads` (the timed loop), `workload` (members, tokens, fields and
-//! paths) and `report`.
+//! with the pure parsing in `http`), `incident` (W4), `ledger` (W5),
+//! `stats` (percentiles), `threads` (the timed loop), `workload` (members,
+//! tokens, fields and paths) and `report`.
 
 mod http;
 mod import;
+mod incident;
 mod ledger;
 mod load;
 mod machine;
@@ -57,6 +62,16 @@ const DEFAULT_MEMBERS: u64 = 1_000_000;
 const QUICK_LEDGER_EVENTS: u64 = 200_000;
 /// Ledger events of W5 by default.
 const DEFAULT_LEDGER_EVENTS: u64 = 1_000_000;
+/// Synthetic reads W4a appends to the vault's ledger, with `--quick` and by
+/// default (PERFORMANCE.md's standard ledger).
+const QUICK_EXPOSURE_EVENTS: u64 = 200_000;
+const DEFAULT_EXPOSURE_EVENTS: u64 = 10_000_000;
+/// Members W4b exports to a processor, with `--quick` and by default.
+const QUICK_PROCESSOR_SUBJECTS: u64 = 10_000;
+const DEFAULT_PROCESSOR_SUBJECTS: u64 = incident::PROCESSOR_TARGET_SUBJECTS;
+/// People W4's notices are written for, with `--quick` and by default.
+const QUICK_NOTICES: u64 = 2_000;
+const DEFAULT_NOTICES: u64 = incident::NOTICES_TARGET_PEOPLE;
 /// Seconds per throughput run with `--quick`.
 const QUICK_SECONDS: f64 = 3.0;
 /// Seconds per throughput run by default.
@@ -81,14 +96,31 @@ pub struct BenchArgs {
     /// --quick].
     #[arg(long, value_name = "N")]
     pub ledger_events: Option<u64>,
+    /// How many synthetic reads W4a appends to the vault's own ledger
+    /// before timing the exposure of one principal over a time window; 0
+    /// skips W4a [default: 10,000,000; 200,000 with --quick].
+    #[arg(long, value_name = "N")]
+    pub exposure_events: Option<u64>,
+    /// How many members W4b exports to a processor before timing the
+    /// exposure of the processor, at most --members; 0 skips W4b [default:
+    /// 500,000; 10,000 with --quick].
+    #[arg(long, value_name = "N")]
+    pub processor_subjects: Option<u64>,
+    /// How many people W4's notices are written for (exported to a second
+    /// processor first), at most --members; 0 skips them [default: 100,000;
+    /// 2,000 with --quick].
+    #[arg(long, value_name = "N")]
+    pub notices: Option<u64>,
     /// Seconds per throughput run [default: 10; 3 with --quick].
     #[arg(long, value_name = "S")]
     pub seconds: Option<f64>,
-    /// A short run: 20,000 members, 200,000 ledger events and 3-second runs
-    /// (explicit --members, --ledger-events and --seconds still apply).
+    /// A short run: 20,000 members, 200,000 ledger events, W4 on 200,000
+    /// appended events, 10,000 exported members and 2,000 notices, and
+    /// 3-second runs (explicit sizes and --seconds still apply).
     #[arg(long)]
     pub quick: bool,
-    /// Where to write the CSV, the vault and W5's ledger (kept afterwards)
+    /// Where to write the CSV, the vault, W4's exports and notices and W5's
+    /// ledger (kept afterwards)
     /// [default: a new directory under the system temp dir, removed at the
     /// end].
     #[arg(long, value_name = "DIR")]
@@ -118,6 +150,21 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     } else {
         DEFAULT_LEDGER_EVENTS
     });
+    let pick = |given: Option<u64>, quick: u64, default: u64| {
+        given.unwrap_or(if args.quick { quick } else { default })
+    };
+    let exposure_events = pick(
+        args.exposure_events,
+        QUICK_EXPOSURE_EVENTS,
+        DEFAULT_EXPOSURE_EVENTS,
+    );
+    let processor_subjects = pick(
+        args.processor_subjects,
+        QUICK_PROCESSOR_SUBJECTS,
+        DEFAULT_PROCESSOR_SUBJECTS,
+    )
+    .min(members);
+    let notice_people = pick(args.notices, QUICK_NOTICES, DEFAULT_NOTICES).min(members);
     let seconds = args.seconds.unwrap_or(if args.quick {
         QUICK_SECONDS
     } else {
@@ -127,6 +174,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         ledger_events == 0 || ledger_events >= 1_000,
         "--ledger-events must be 0 (skip W5) or at least 1,000"
+    );
+    anyhow::ensure!(
+        exposure_events == 0 || exposure_events >= 1_000,
+        "--exposure-events must be 0 (skip W4a) or at least 1,000"
     );
     anyhow::ensure!(
         seconds.is_finite() && (0.1..=3600.0).contains(&seconds),
@@ -153,6 +204,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             for path in [
                 dir.join("vault"),
                 dir.join("members.csv"),
+                incident::dir(dir),
                 ledger::ledger_path(dir),
             ] {
                 anyhow::ensure!(
@@ -282,6 +334,21 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let ledger_after = vault.ledger_head(&operator)?.head().size();
     let template = last_event_template(&vault, ledger_after);
     drop(baseline);
+
+    let incident = incident::run(
+        &vault,
+        &generator,
+        &incident::Options {
+            dir: &incident::dir(&work_dir),
+            exposure_events,
+            processor_subjects,
+            notice_people,
+            members,
+            seed: args.seed,
+            template: template.clone(),
+        },
+        &log,
+    )?;
     drop(vault);
 
     let ledger = if ledger_events > 0 {
@@ -314,6 +381,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         reads: read_runs,
         http,
         recorded_by_reads: ledger_after.saturating_sub(ledger_before),
+        incident,
         ledger,
         server_threads,
         client_threads: args.client_threads,

@@ -5,6 +5,9 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::import::{ImportFigures, TARGET_PEAK_RSS_MB, TARGET_SECONDS_PER_MILLION};
+use crate::incident::{
+    self, ExportFigures, IncidentFigures, NoticeFigures, PrincipalFigures, ProcessorFigures, Timed,
+};
 use crate::ledger::{self, AppendRun, LedgerFigures, ProofFigures};
 use crate::load::{self, LoadRun};
 use crate::machine::Machine;
@@ -53,6 +56,8 @@ pub(crate) struct Report {
     pub(crate) http: Vec<Pair<LoadRun>>,
     /// Events the vault's ledger gained during the read runs.
     pub(crate) recorded_by_reads: u64,
+    /// W4's parts that were not skipped.
+    pub(crate) incident: IncidentFigures,
     /// W5, unless skipped.
     pub(crate) ledger: Option<LedgerFigures>,
     pub(crate) server_threads: usize,
@@ -222,6 +227,53 @@ fn storage_verdict(figures: &LedgerFigures) -> Verdict {
         ),
         figures.pass_storage(),
     )
+}
+
+fn principal_verdict(p: &PrincipalFigures) -> Verdict {
+    Verdict::of(
+        format!(
+            "median <= {} ms, <= {} events",
+            incident::TARGET_PRINCIPAL_MS,
+            thousands(incident::PRINCIPAL_MAX_MATCHES as f64)
+        ),
+        p.pass(incident::TARGET_PRINCIPAL_MS),
+    )
+}
+
+fn principal_issue_verdict(p: &PrincipalFigures) -> Verdict {
+    Verdict::of(
+        format!(
+            "median <= {} s (issue 5)",
+            incident::ISSUE_PRINCIPAL_MS / 1e3
+        ),
+        p.pass(incident::ISSUE_PRINCIPAL_MS),
+    )
+}
+
+fn processor_verdict(p: &ProcessorFigures) -> Verdict {
+    Verdict::of(
+        format!(
+            "median <= {:.2} s ({} s/500k, linear)",
+            p.target_s(incident::TARGET_PROCESSOR_S),
+            incident::TARGET_PROCESSOR_S
+        ),
+        p.pass(incident::TARGET_PROCESSOR_S),
+    )
+}
+
+fn notices_verdict(n: &NoticeFigures) -> Verdict {
+    Verdict::of(
+        format!(
+            "<= {:.2} s ({} s/100k, linear)",
+            n.target_s(),
+            incident::TARGET_NOTICES_S
+        ),
+        n.pass(),
+    )
+}
+
+fn met(pass: bool) -> &'static str {
+    if pass { "met" } else { "missed" }
 }
 
 /// `1234567.8` → `1,234,568`.
@@ -472,6 +524,7 @@ impl Report {
                 latency(g.p99_us())
             ));
         }
+        self.incident_notes(&mut notes);
         if let Some(l) = &self.ledger {
             notes.push(format!(
                 "W5 ran on a fresh ledger of its own (custos_store::SqliteLedger and custos_ledger::Recorder with a generated signing key and the default head policy: a signed head every 4,096 events or 250 ms), filled with {} events shaped like {}, spread over 904 principals (650 representatives, 50 staff, 200 volunteers, 3 processors, 1 admin) and the members' ids.",
@@ -589,6 +642,7 @@ impl Report {
                 &http_verdict(p.n, false, &p.unaudited.run),
             );
         }
+        self.incident_rows(&mut out);
         if let Some(l) = &self.ledger {
             self.ledger_rows(&mut out, l);
         }
@@ -615,6 +669,7 @@ impl Report {
                 p.audited.mean_body_bytes, p.unaudited.mean_body_bytes
             );
         }
+        self.incident_details(&mut out);
         if let Some(l) = &self.ledger {
             self.ledger_details(&mut out, l);
         }
@@ -723,6 +778,161 @@ impl Report {
                 &Verdict::none(),
                 &format!(" ({} reads)", thousands(g.count as f64)),
             );
+        }
+    }
+
+    fn incident_rows(&self, out: &mut String) {
+        let w = &self.incident;
+        if let Some(p) = &w.principal {
+            let i = &p.incident;
+            line(
+                out,
+                "W4a exposure, principal + window",
+                "-",
+                &latency(i.median_ms() * 1e3),
+                "-",
+                "-",
+                &principal_verdict(p),
+                &format!(
+                    " ({} people in {} events, of {} in the ledger; opening {}; stretch <= {} ms: {})",
+                    thousands(i.subjects as f64),
+                    thousands(i.events as f64),
+                    thousands(p.ledger_size as f64),
+                    latency(i.open_ms * 1e3),
+                    incident::STRETCH_PRINCIPAL_MS,
+                    met(p.pass(incident::STRETCH_PRINCIPAL_MS))
+                ),
+            );
+            line(
+                out,
+                "   the same, issue 5's target",
+                "-",
+                &latency(i.median_ms() * 1e3),
+                "-",
+                "-",
+                &principal_issue_verdict(p),
+                "",
+            );
+            line(
+                out,
+                "W4a append to the vault's ledger",
+                &format!("{}/s", thousands(p.populate_per_s())),
+                "-",
+                "-",
+                "-",
+                &Verdict::none(),
+                &format!(
+                    " ({} events in {:.2} s, batches of {})",
+                    thousands(p.appended as f64),
+                    p.populate_wall.as_secs_f64(),
+                    p.batch
+                ),
+            );
+        }
+        if let Some(p) = &w.processor {
+            export_row(out, "W4b export to a processor", &p.export);
+            let i = &p.incident;
+            line(
+                out,
+                "W4b exposure, processor scope",
+                "-",
+                &latency(i.median_ms() * 1e3),
+                "-",
+                "-",
+                &processor_verdict(p),
+                &format!(
+                    " ({} people in {} events; opening {}; stretch <= {:.2} s: {})",
+                    thousands(i.subjects as f64),
+                    thousands(i.events as f64),
+                    latency(i.open_ms * 1e3),
+                    p.target_s(incident::STRETCH_PROCESSOR_S),
+                    met(p.pass(incident::STRETCH_PROCESSOR_S))
+                ),
+            );
+        }
+        if let Some(n) = &w.notices {
+            export_row(out, "W4 export for the notices", &n.export);
+            line(
+                out,
+                &format!("W4 notices, {} people", thousands(n.written as f64)),
+                &format!("{}/s", thousands(n.per_s())),
+                "-",
+                "-",
+                "-",
+                &notices_verdict(n),
+                &format!(
+                    " ({:.2} s: letters and mail merge, {:.1} MB)",
+                    n.wall.as_secs_f64(),
+                    n.bytes as f64 / 1e6
+                ),
+            );
+        }
+    }
+
+    fn incident_details(&self, out: &mut String) {
+        let runs = |i: &Timed| -> Vec<String> {
+            i.report_ms.iter().map(|&ms| latency(ms * 1e3)).collect()
+        };
+        let w = &self.incident;
+        if let Some(p) = &w.principal {
+            list_line(
+                out,
+                &format!("W4a scope {}; reports", p.incident.scope),
+                runs(&p.incident).into_iter(),
+            );
+        }
+        if let Some(p) = &w.processor {
+            list_line(
+                out,
+                &format!(
+                    "W4b scope {} (export {} and the reads of its principal processor-1); reports",
+                    p.incident.scope, p.export.id
+                ),
+                runs(&p.incident).into_iter(),
+            );
+        }
+        if let Some(n) = &w.notices {
+            let _ = writeln!(
+                out,
+                "W4 notices of {} (scope export:{}): {} written, {} not permitted, {} erased since, {} with no address",
+                n.incident,
+                n.export.id,
+                thousands(n.written as f64),
+                thousands(n.not_permitted as f64),
+                thousands(n.erased as f64),
+                thousands(n.unreachable as f64)
+            );
+        }
+    }
+
+    fn incident_notes(&self, notes: &mut Vec<String>) {
+        let w = &self.incident;
+        if w.principal.is_none() && w.processor.is_none() && w.notices.is_none() {
+            return;
+        }
+        notes.push("W4 runs through the engine on the vault measured above, as the local operator: each incident is opened with Vault::open_incident (aware now), which computes its exposure from the vault's ledger and the export manifests, then Vault::incident_report, which computes it again with the rest of the Art. 33 report, is timed 5 times; the median is judged. The opening is shown for information.".to_owned());
+        if let Some(p) = &w.principal {
+            notes.push(format!(
+                "W4a appended {} synthetic reads to the vault's own ledger (the same SQLite file, through LedgerStore::append as a second writer would: events, leaf hashes and tree nodes, no head, so the vault's next signed head covers them and the ledger verifies), shaped like the last audited HTTP read, each by one of the vault's 904 principals (`staff-007` was given every k-th, so that the middle 80% of them holds just under 10,000) about a random member. Event times are the real clock at each batch, so the window is the middle 80% of the append's wall time. The cost grows with the matching events and the depth of the principal index rather than with the ledger's size, but PERFORMANCE.md's figure is for a 10M-event ledger{}.",
+                thousands(p.appended as f64),
+                if p.ledger_size < 10_000_000 {
+                    format!(
+                        "; this one held {}, so the figure is a lower bound for 10M",
+                        thousands(p.ledger_size as f64)
+                    )
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if w.processor.is_some() || w.notices.is_some() {
+            notes.push(format!(
+                "Exports go through Vault::export_to_processor declaring membership_admin, {} fields ({}) of members chosen by id and spread over the vault, to a CSV file under the work dir, with the default canaries; W4b's target is scaled linearly from {} s per 500,000 subjects. The notices' incident is scoped to their own export to a second processor; Vault::incident_notices (declaring breach_notification) computes its exposure, then decides, records and decrypts each page of names and contact details, and the bench's sink writes one file per letter (0600, created new) and the mail-merge CSV, as `custos incident notices` does, timed from the call to the mail merge's flush; its target is scaled linearly from {} s per 100,000 people.",
+                incident::EXPORT_FIELDS.len(),
+                incident::EXPORT_FIELDS.join(", "),
+                incident::TARGET_PROCESSOR_S,
+                incident::TARGET_NOTICES_S
+            ));
         }
     }
 
@@ -966,6 +1176,9 @@ impl Report {
             "dataset": {
                 "members": self.members,
                 "ledger_events": self.ledger.as_ref().map(|l| l.events),
+                "exposure_events": self.incident.principal.as_ref().map(|p| p.appended),
+                "processor_subjects": self.incident.processor.as_ref().map(|p| p.export.rows),
+                "notices": self.incident.notices.as_ref().map(|n| n.written),
                 "seconds_per_run": self.seconds,
                 "quick": self.quick,
                 "seed": self.seed,
@@ -1021,6 +1234,7 @@ impl Report {
             "recording_cost": costs,
             "ledger_events_recorded_by_reads": self.recorded_by_reads,
             "audited_reads_counted": self.counted_reads(),
+            "incident": incident_json(&self.incident),
             "ledger": self.ledger.as_ref().map(ledger_json),
             "ratios": ratios,
             "server_threads": self.server_threads,
@@ -1056,6 +1270,86 @@ fn policy_json(d: &PolicyFigures) -> Value {
         "uncached": uncached,
         "cached": cached,
         "access_generation_read": d.generation_read.as_ref().map(timing_json),
+    })
+}
+
+fn timed_json(i: &Timed) -> Value {
+    json!({
+        "scope": i.scope,
+        "subjects": i.subjects,
+        "events": i.events,
+        "open_ms": round2(i.open_ms),
+        "runs_ms": i.report_ms.iter().map(|&x| round2(x)).collect::<Vec<_>>(),
+        "median_ms": round2(i.median_ms()),
+    })
+}
+
+fn export_json(e: &ExportFigures) -> Value {
+    json!({
+        "id": e.id,
+        "rows": e.rows,
+        "canaries": e.canaries,
+        "bytes": e.bytes,
+        "wall_s": e.wall.as_secs_f64(),
+        "throughput_per_s": e.rows_per_s().round(),
+    })
+}
+
+fn incident_json(w: &IncidentFigures) -> Value {
+    let principal = w.principal.as_ref().map(|p| {
+        let v = principal_verdict(p);
+        let issue = principal_issue_verdict(p);
+        let mut out = timed_json(&p.incident);
+        out["appended_events"] = json!(p.appended);
+        out["ledger_events"] = json!(p.ledger_size);
+        out["populate"] = json!({
+            "batch_events": p.batch,
+            "wall_s": p.populate_wall.as_secs_f64(),
+            "throughput_per_s": p.populate_per_s().round(),
+        });
+        out["max_events"] = json!(incident::PRINCIPAL_MAX_MATCHES);
+        out["target"] = json!(v.target);
+        out["target_ms"] = json!(incident::TARGET_PRINCIPAL_MS);
+        out["pass"] = json!(v.pass);
+        out["stretch_ms"] = json!(incident::STRETCH_PRINCIPAL_MS);
+        out["pass_stretch"] = json!(p.pass(incident::STRETCH_PRINCIPAL_MS));
+        out["issue_target"] = json!(issue.target);
+        out["issue_target_ms"] = json!(incident::ISSUE_PRINCIPAL_MS);
+        out["pass_issue"] = json!(issue.pass);
+        out
+    });
+    let processor = w.processor.as_ref().map(|p| {
+        let v = processor_verdict(p);
+        let mut out = timed_json(&p.incident);
+        out["export"] = export_json(&p.export);
+        out["target"] = json!(v.target);
+        out["target_s"] = json!(round2(p.target_s(incident::TARGET_PROCESSOR_S)));
+        out["pass"] = json!(v.pass);
+        out["stretch_s"] = json!(round2(p.target_s(incident::STRETCH_PROCESSOR_S)));
+        out["pass_stretch"] = json!(p.pass(incident::STRETCH_PROCESSOR_S));
+        out
+    });
+    let notices = w.notices.as_ref().map(|n| {
+        let v = notices_verdict(n);
+        json!({
+            "export": export_json(&n.export),
+            "incident": n.incident,
+            "written": n.written,
+            "not_permitted": n.not_permitted,
+            "erased": n.erased,
+            "unreachable": n.unreachable,
+            "bytes": n.bytes,
+            "wall_s": n.wall.as_secs_f64(),
+            "throughput_per_s": n.per_s().round(),
+            "target": v.target,
+            "target_s": round2(n.target_s()),
+            "pass": v.pass,
+        })
+    });
+    json!({
+        "exposure_principal": principal,
+        "exposure_processor": processor,
+        "notices": notices,
     })
 }
 
@@ -1208,6 +1502,26 @@ fn line(
         verdict.target.as_deref().unwrap_or("(no target)"),
         verdict.word(),
         extra
+    );
+}
+
+fn export_row(out: &mut String, label: &str, e: &ExportFigures) {
+    line(
+        out,
+        label,
+        &format!("{} rows/s", thousands(e.rows_per_s())),
+        "-",
+        "-",
+        "-",
+        &Verdict::none(),
+        &format!(
+            " ({} rows and {} canaries in {:.2} s, {:.1} MB, {})",
+            thousands(e.rows as f64),
+            e.canaries,
+            e.wall.as_secs_f64(),
+            e.bytes as f64 / 1e6,
+            e.id
+        ),
     );
 }
 
