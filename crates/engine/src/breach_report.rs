@@ -240,7 +240,7 @@ fn document(report: &IncidentReport) -> Vec<Block> {
     doc.push(Block::List(facts));
     let mut by_category: BTreeMap<&str, usize> = BTreeMap::new();
     for s in &exposure.subjects {
-        for c in &s.categories {
+        for c in s.categories.iter() {
             *by_category.entry(c.as_str()).or_default() += 1;
         }
     }
@@ -254,9 +254,9 @@ fn document(report: &IncidentReport) -> Vec<Block> {
         ));
     }
     let mut by_fields: BTreeMap<String, usize> = BTreeMap::new();
-    for s in &exposure.subjects {
-        let names: Vec<&str> = s.fields.iter().map(|f| f.as_str()).collect();
-        *by_fields.entry(names.join(", ")).or_default() += 1;
+    for set in exposure.field_sets() {
+        let names: Vec<&str> = set.fields.iter().map(|f| f.as_str()).collect();
+        *by_fields.entry(names.join(", ")).or_default() += set.people;
     }
     if !by_fields.is_empty() {
         let mut rows: Vec<(String, usize)> = by_fields.into_iter().collect();

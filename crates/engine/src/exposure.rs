@@ -15,7 +15,9 @@
 //! times map to, an export through its principal from the seq where it
 //! started. Subjects erased since are still counted, under a pseudonym.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use custos_ledger::{Event, EventQuery, Outcome};
 use custos_model::{DataCategory, FieldName, PrincipalName, Schema, SubjectId};
@@ -30,9 +32,11 @@ use crate::processors::principals_of;
 use crate::recording::{fields_written, withheld_target};
 use crate::vault::Vault;
 
-/// How long after a release its "withheld" event may follow. The re-check
-/// runs right after recording, so this is a generous bound.
-const WITHHELD_SLACK: Duration = Duration::minutes(10);
+/// How long after a release its "withheld" event may follow: the re-check
+/// runs as soon as the release is recorded, and its own event waits at
+/// most the busy timeout (seconds) for the ledger, so two minutes is a
+/// wide margin. Events this far past a window are read for them.
+const WITHHELD_SLACK: Duration = Duration::minutes(2);
 
 /// What one person had exposed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,13 +46,14 @@ pub struct SubjectExposure {
     pub id: String,
     /// Whether they were erased since.
     pub erased: bool,
-    /// The fields that left the vault readable, in schema order.
-    pub fields: Vec<FieldName>,
+    /// The fields that left the vault readable, in schema order. (Shared
+    /// between the people who had the same fields exposed.)
+    pub fields: Arc<[FieldName]>,
     /// The fields taken only encrypted, under keys the attacker did not
     /// get (a stolen store without its master key).
-    pub encrypted_fields: Vec<FieldName>,
+    pub encrypted_fields: Arc<[FieldName]>,
     /// The data categories of `fields`.
-    pub categories: Vec<DataCategory>,
+    pub categories: Arc<[DataCategory]>,
     /// Whether any of `fields` is special-category data (Art. 9).
     pub special_category: bool,
     /// The first exposure.
@@ -69,8 +74,42 @@ pub struct Exposure {
     pub notes: Vec<String>,
 }
 
+/// People who had the same fields exposed.
+#[derive(Debug, Clone)]
+pub struct FieldSetCount {
+    /// The fields, in schema order.
+    pub fields: Arc<[FieldName]>,
+    /// Their data categories.
+    pub categories: Arc<[DataCategory]>,
+    /// How many people had exactly these fields exposed.
+    pub people: usize,
+}
+
+impl Exposure {
+    /// The distinct sets of fields exposed, with how many people had each,
+    /// in order of first appearance.
+    pub fn field_sets(&self) -> Vec<FieldSetCount> {
+        // Equal sets share one allocation (see `finish_exposure`), so they
+        // are grouped by address, without comparing names.
+        let mut index: HashMap<*const FieldName, usize> = HashMap::new();
+        let mut out: Vec<FieldSetCount> = Vec::new();
+        for s in &self.subjects {
+            let at = *index.entry(s.fields.as_ptr()).or_insert_with(|| {
+                out.push(FieldSetCount {
+                    fields: Arc::clone(&s.fields),
+                    categories: Arc::clone(&s.categories),
+                    people: 0,
+                });
+                out.len() - 1
+            });
+            out[at].people += 1;
+        }
+        out
+    }
+}
+
 /// A set of schema fields, by index.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 struct FieldSet(Vec<u64>);
 
 impl FieldSet {
@@ -102,8 +141,10 @@ impl FieldSet {
 struct Acc {
     fields: FieldSet,
     encrypted: FieldSet,
-    first: String,
-    last: String,
+    // Shared by every subject of one event, so that gathering a
+    // 500,000-subject export allocates no time per subject.
+    first: Arc<str>,
+    last: Arc<str>,
 }
 
 impl Acc {
@@ -111,10 +152,10 @@ impl Acc {
         self.fields.union(&other.fields);
         self.encrypted.union(&other.encrypted);
         if self.first.is_empty() || other.first < self.first {
-            self.first.clone_from(&other.first);
+            self.first = Arc::clone(&other.first);
         }
         if other.last > self.last {
-            self.last.clone_from(&other.last);
+            self.last = Arc::clone(&other.last);
         }
     }
 }
@@ -137,8 +178,17 @@ impl Gathered {
     }
 
     fn merge(&mut self, other: Gathered) {
-        for (id, acc) in other.by_subject {
-            self.add(&id, &acc);
+        if self.by_subject.is_empty() {
+            self.by_subject = other.by_subject;
+        } else {
+            for (id, acc) in other.by_subject {
+                match self.by_subject.entry(id) {
+                    Entry::Occupied(mut known) => known.get_mut().merge(&acc),
+                    Entry::Vacant(slot) => {
+                        slot.insert(acc);
+                    }
+                }
+            }
         }
         self.events.extend(other.events);
     }
@@ -256,9 +306,10 @@ impl<'v> Reader<'v> {
                 {
                     continue;
                 }
+                let time: Arc<str> = Arc::from(event.time.as_str());
                 let mut acc = Acc {
-                    first: event.time.clone(),
-                    last: event.time.clone(),
+                    first: Arc::clone(&time),
+                    last: time,
                     ..Acc::default()
                 };
                 for field in &event.fields_released {
@@ -432,8 +483,8 @@ impl Vault {
         let index = |name: &FieldName| schema.fields().iter().position(|f| f.name() == name);
         let held_acc = |clear: &[usize], sealed: &[usize]| {
             let mut acc = Acc {
-                first: from.clone(),
-                last: to.clone(),
+                first: Arc::from(from.as_str()),
+                last: Arc::from(to.as_str()),
                 ..Acc::default()
             };
             for &i in clear {
@@ -570,7 +621,7 @@ impl Vault {
             held.extend(self.store.existing(chunk)?);
         }
         let keys = self.keys();
-        let schema = &self.schema;
+        let mut shapes: HashMap<(FieldSet, FieldSet), Shape> = HashMap::new();
         let mut out: Vec<SubjectExposure> = ids
             .into_iter()
             .zip(parsed)
@@ -580,7 +631,20 @@ impl Vault {
                     (Some(p), true) => keys.keyring.pseudonym(p),
                     _ => id,
                 };
-                exposure_of(schema, shown, erased, &acc)
+                let shape = shapes
+                    .entry((acc.fields.clone(), acc.encrypted.clone()))
+                    .or_insert_with(|| shape_of(&self.schema, &acc))
+                    .clone();
+                SubjectExposure {
+                    id: shown,
+                    erased,
+                    fields: shape.fields,
+                    encrypted_fields: shape.encrypted,
+                    categories: shape.categories,
+                    special_category: shape.special,
+                    first_exposed: acc.first.to_string(),
+                    last_exposed: acc.last.to_string(),
+                }
             })
             .collect();
         out.sort_by(|a, b| (a.erased, &a.id).cmp(&(b.erased, &b.id)));
@@ -638,7 +702,17 @@ impl Vault {
     }
 }
 
-fn exposure_of(schema: &Schema, id: String, erased: bool, acc: &Acc) -> SubjectExposure {
+/// What one set of fields exposed looks like, made once per distinct set:
+/// most people in an incident share a handful of them.
+#[derive(Clone)]
+struct Shape {
+    fields: Arc<[FieldName]>,
+    encrypted: Arc<[FieldName]>,
+    categories: Arc<[DataCategory]>,
+    special: bool,
+}
+
+fn shape_of(schema: &Schema, acc: &Acc) -> Shape {
     let pick = |set: &FieldSet| -> Vec<FieldName> {
         schema
             .fields()
@@ -657,15 +731,11 @@ fn exposure_of(schema: &Schema, id: String, erased: bool, acc: &Acc) -> SubjectE
         .collect();
     categories.sort();
     categories.dedup();
-    SubjectExposure {
-        special_category: categories.iter().any(|c| c.is_special()),
-        id,
-        erased,
-        fields,
-        encrypted_fields: encrypted,
-        categories,
-        first_exposed: acc.first.clone(),
-        last_exposed: acc.last.clone(),
+    Shape {
+        special: categories.iter().any(|c| c.is_special()),
+        fields: fields.into(),
+        encrypted: encrypted.into(),
+        categories: categories.into(),
     }
 }
 

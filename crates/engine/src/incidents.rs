@@ -407,9 +407,9 @@ impl Vault {
     fn consequences(&self, record: &IncidentRecord, exposure: &Exposure) -> Vec<String> {
         let mut fields: Vec<FieldName> = Vec::new();
         let mut categories: Vec<DataCategory> = Vec::new();
-        for s in &exposure.subjects {
-            fields.extend(s.fields.iter().cloned());
-            categories.extend(s.categories.iter().copied());
+        for set in exposure.field_sets() {
+            fields.extend(set.fields.iter().cloned());
+            categories.extend(set.categories.iter().copied());
         }
         fields.sort();
         fields.dedup();

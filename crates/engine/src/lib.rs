@@ -62,7 +62,7 @@ pub use custos_store::{
 pub use directory::{NewToken, PrincipalChange, PrincipalView, TotpEnrollment};
 pub use error::{AuthFailure, Denial, EngineError, ErrorKind, Problem};
 pub use export::{ExportReport, ExportRequest, ProcessorExport, ProcessorExportReport};
-pub use exposure::{Exposure, SubjectExposure};
+pub use exposure::{Exposure, FieldSetCount, SubjectExposure};
 pub use import::{CsvInput, Encoding, ImportOptions, ImportProgress, ImportReport};
 pub use incident_scope::{Scope, ScopeSource, Window};
 pub use incidents::{

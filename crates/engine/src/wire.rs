@@ -631,7 +631,7 @@ pub fn incident_report(report: &IncidentReport) -> IncidentReportJson<'_> {
     let subjects = &report.exposure.subjects;
     let mut categories: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
     for s in subjects {
-        for c in &s.categories {
+        for c in s.categories.iter() {
             *categories.entry(c.as_str()).or_default() += 1;
         }
     }

@@ -687,7 +687,7 @@ fn reported(vault: &Vault, subjects: &[SubjectExposure]) -> Result<PerSubject, T
             .collect();
         categories.sort();
         categories.dedup();
-        prop_assert_eq!(&s.categories, &categories);
+        prop_assert_eq!(&s.categories[..], &categories[..]);
         prop_assert_eq!(
             s.special_category,
             categories.iter().any(|c| c.is_special())
