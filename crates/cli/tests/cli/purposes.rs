@@ -37,7 +37,7 @@ fn the_registry_lists_adds_and_shows_purposes() {
     assert_eq!(admin["lawful_basis_article"], "Art. 6(1)(b)", "{admin}");
     assert_eq!(admin["special_condition"], "not_for_profit", "{admin}");
     let text = sb.run(&["purpose", "list"]).ok().stdout;
-    assert_eq!(text.lines().count(), 7, "{text}");
+    assert_eq!(text.lines().count(), 8, "{text}");
 
     let added = sb
         .run(&[
