@@ -438,11 +438,13 @@ fn near_id(base: &SubjectId, reach: u64, rng: &mut impl Rng) -> Option<SubjectId
         return None;
     }
     let (prefix, number) = text.split_at(text.len() - digits);
-    let next = number.parse::<u64>().ok()? + rng.gen_range(1..=reach.max(1));
-    let candidate = format!("{prefix}{next:0digits$}");
-    (candidate.len() == text.len())
-        .then(|| SubjectId::parse(&candidate).ok())
-        .flatten()
+    let number = number.parse::<u64>().ok()?;
+    // Only as far as the same number of digits allows: `M7` has room up to
+    // `M9`, not `M67`.
+    let largest = 10u64.pow(u32::try_from(digits).ok()?) - 1;
+    let room = largest.checked_sub(number).filter(|r| *r > 0)?;
+    let next = number + rng.gen_range(1..=reach.clamp(1, room));
+    SubjectId::parse(&format!("{prefix}{next:0digits$}")).ok()
 }
 
 /// An email address for the canary's names in the form of the template's
@@ -721,8 +723,13 @@ mod tests {
             assert!(id.as_str().starts_with("M0000"));
             assert!(id > base && id.as_str() <= "M00001294", "{id}");
         }
-        // 99 has no room for a larger number of two digits.
-        assert!(near_id(&SubjectId::parse("M99").unwrap(), 1, &mut rng).is_none());
+        // 99 has no room for a larger number of two digits; 7 has room
+        // for 8 and 9 only, however far the reach.
+        assert!(near_id(&SubjectId::parse("M99").unwrap(), 60, &mut rng).is_none());
+        for _ in 0..50 {
+            let id = near_id(&SubjectId::parse("M7").unwrap(), 60, &mut rng).unwrap();
+            assert!(["M8", "M9"].contains(&id.as_str()), "{id}");
+        }
         assert!(near_id(&SubjectId::parse("SABCDEF").unwrap(), 9, &mut rng).is_none());
     }
 
