@@ -53,9 +53,6 @@ pub(crate) fn default_canaries(rows: usize) -> u32 {
     }
 }
 
-/// The kinds of value a canary is traced by.
-const TRACE_KINDS: [&str; 5] = ["id", "email", "phone", "postcode", "name"];
-
 /// How far past a real membership number a canary's may be, at first. A
 /// vault numbered without gaps has free numbers only past its newest
 /// members, and each export takes some of them, so the reach doubles as
@@ -289,7 +286,7 @@ impl<'v> CanaryMixer<'v> {
                         let family = generated("family_name").unwrap_or_default();
                         let real = from(template);
                         let real_id = id_column.and_then(|c| template.get(c).cloned().flatten());
-                        self.unique(spec, "email", || {
+                        self.unique(spec, || {
                             email(
                                 &given,
                                 &family,
@@ -299,7 +296,7 @@ impl<'v> CanaryMixer<'v> {
                             )
                         })?
                     }
-                    FieldType::Phone => self.unique(spec, "phone", uk_mobile)?,
+                    FieldType::Phone => self.unique(spec, uk_mobile)?,
                     FieldType::Postcode => from(template).and_then(|real| {
                         let outward = real.as_str().split(' ').next().unwrap_or_default();
                         spec.parse_value(&format!("{outward} {}", inward_code()))
@@ -326,13 +323,13 @@ impl<'v> CanaryMixer<'v> {
 
     /// A value for a lookup-able field that no real member has, and no
     /// other canary (of this export or an earlier one) either, so that a
-    /// trace of it names one export: `kind` is how it is traced.
+    /// trace of it names one export.
     fn unique(
         &self,
         spec: &FieldSpec,
-        kind: &str,
         make: impl Fn() -> String,
     ) -> Result<Option<FieldValue>, EngineError> {
+        let kind = trace_kind(spec).unwrap_or_default();
         for _ in 0..20 {
             let Ok(Some(value)) = spec.parse_value(&make()) else {
                 continue;
@@ -374,17 +371,7 @@ impl<'v> CanaryMixer<'v> {
             let Some(value) = value else { continue };
             let spec = &schema.fields()[index];
             values.push((spec.name().clone(), value.clone()));
-            let kind = if spec.is_id() {
-                Some("id")
-            } else {
-                match spec.field_type() {
-                    FieldType::Email => Some("email"),
-                    FieldType::Phone => Some("phone"),
-                    FieldType::Postcode => Some("postcode"),
-                    _ => None,
-                }
-            };
-            if let Some(kind) = kind {
+            if let Some(kind) = trace_kind(spec) {
                 traces.push((kind, value.as_str().to_owned()));
             }
             match spec.name().as_str() {
@@ -397,6 +384,21 @@ impl<'v> CanaryMixer<'v> {
             traces.push(("name", normalise_name(&format!("{given} {family}"))));
         }
         Made { values, traces }
+    }
+}
+
+/// The kind of value a canary is traced by, for a field holding it: `id`,
+/// `email`, `phone` or `postcode` (the full name, `name`, is traced from
+/// two fields together).
+fn trace_kind(spec: &FieldSpec) -> Option<&'static str> {
+    if spec.is_id() {
+        return Some("id");
+    }
+    match spec.field_type() {
+        FieldType::Email => Some("email"),
+        FieldType::Phone => Some("phone"),
+        FieldType::Postcode => Some("postcode"),
+        _ => None,
     }
 }
 
@@ -630,26 +632,23 @@ impl Vault {
 
     /// Every reading of a raw value that a canary could be traced by.
     fn trace_candidates(&self, raw: &str) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
-        if SubjectId::parse(raw).is_ok() {
-            out.push(("id", raw.to_owned()));
-        }
-        for kind in TRACE_KINDS {
-            let field_type = match kind {
-                "email" => FieldType::Email,
-                "phone" => FieldType::Phone,
-                "postcode" => FieldType::Postcode,
-                _ => continue,
+        let mut out: Vec<(&'static str, String)> = Vec::new();
+        for spec in self.schema.fields() {
+            let Some(kind) = trace_kind(spec) else {
+                continue;
             };
-            let canonical = self
-                .schema
-                .fields()
-                .iter()
-                .filter(|f| *f.field_type() == field_type)
-                .find_map(|f| f.parse_value(raw).ok().flatten());
-            if let Some(value) = canonical {
-                out.push((kind, value.as_str().to_owned()));
+            if out.iter().any(|(k, _)| *k == kind) {
+                continue;
             }
+            let canonical = if spec.is_id() {
+                SubjectId::parse(raw).ok().map(|id| id.as_str().to_owned())
+            } else {
+                spec.parse_value(raw)
+                    .ok()
+                    .flatten()
+                    .map(|v| v.as_str().to_owned())
+            };
+            out.extend(canonical.map(|c| (kind, c)));
         }
         if raw.contains(char::is_whitespace) {
             out.push(("name", normalise_name(raw)));

@@ -98,11 +98,6 @@ pub struct NoticeRun {
 }
 
 impl NoticeRun {
-    /// The report the notices are drawn from.
-    pub fn report(&self) -> &IncidentReport {
-        &self.report
-    }
-
     /// The number of letters to write: people affected and still held.
     pub fn total(&self) -> u64 {
         self.report
@@ -489,29 +484,10 @@ fn field_words(spec: &FieldSpec) -> String {
 
 /// A stored time as a date people read: `6 December 2026`.
 pub(crate) fn human_date(stamp: &str) -> String {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    match crate::clock::parse_stamp(stamp) {
-        Some(t) => format!(
-            "{} {} {}",
-            t.day(),
-            MONTHS[usize::from(u8::from(t.month())) - 1],
-            t.year()
-        ),
-        None => stamp.to_owned(),
-    }
+    let format = time::macros::format_description!("[day padding:none] [month repr:long] [year]");
+    crate::clock::parse_stamp(stamp)
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| stamp.to_owned())
 }
 
 #[cfg(test)]
