@@ -1,5 +1,6 @@
-//! The little HTTP/1.1 the load generator needs: building a keep-alive GET
-//! and parsing a response head (status and Content-Length).
+//! The little HTTP/1.1 the load generator needs: building a keep-alive
+//! request (a GET, or a PATCH with a JSON body) and parsing a response head
+//! (status and Content-Length).
 
 use std::fmt;
 
@@ -45,15 +46,34 @@ impl fmt::Display for HeadError {
 
 impl std::error::Error for HeadError {}
 
-/// Appends a keep-alive `GET path` with a bearer token to `out`.
-pub(crate) fn write_get(out: &mut Vec<u8>, path: &str, host: &str, token: &str) {
-    out.extend_from_slice(b"GET ");
+/// Appends a keep-alive request `method path` with a bearer token to `out`,
+/// and `body` as JSON when there is one (W3's PATCH). A request with a body
+/// states its Content-Length, since the load generator never chunks; one
+/// without (W2's GET) sends no body headers at all.
+pub(crate) fn write_request(
+    out: &mut Vec<u8>,
+    method: &str,
+    path: &str,
+    host: &str,
+    token: &str,
+    body: Option<&[u8]>,
+) {
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     out.extend_from_slice(host.as_bytes());
     out.extend_from_slice(b"\r\nAuthorization: Bearer ");
     out.extend_from_slice(token.as_bytes());
-    out.extend_from_slice(b"\r\nAccept: application/json\r\n\r\n");
+    out.extend_from_slice(b"\r\nAccept: application/json\r\n");
+    if let Some(body) = body {
+        out.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");
+        out.extend_from_slice(body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+        out.extend_from_slice(body);
+    } else {
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// Parses the response head at the start of `buf`. `Ok(None)` means the head
@@ -229,18 +249,55 @@ mod tests {
     }
 
     #[test]
-    fn builds_a_keep_alive_get() {
+    fn builds_a_keep_alive_get_without_a_body() {
         let mut out = Vec::new();
-        write_get(
+        write_request(
             &mut out,
+            "GET",
             "/v1/subjects/M1?fields=a,b",
             "127.0.0.1:80",
             "tok",
+            None,
         );
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("GET /v1/subjects/M1?fields=a,b HTTP/1.1\r\n"));
+        assert!(text.contains("\r\nHost: 127.0.0.1:80\r\n"));
         assert!(text.contains("\r\nAuthorization: Bearer tok\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
-        assert!(!text.to_ascii_lowercase().contains("connection: close"));
+        let lower = text.to_ascii_lowercase();
+        assert!(!lower.contains("connection: close"));
+        assert!(!lower.contains("content-length") && !lower.contains("content-type"));
+    }
+
+    #[test]
+    fn builds_a_keep_alive_patch_with_a_json_body() {
+        let body = br#"{"fields":{"email":"a@example.org"}}"#;
+        let mut out = Vec::new();
+        write_request(
+            &mut out,
+            "PATCH",
+            "/v1/subjects/M1?purpose=membership_admin",
+            "127.0.0.1:80",
+            "tok",
+            Some(body),
+        );
+        let text = String::from_utf8(out).unwrap();
+        let (head, sent) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("PATCH /v1/subjects/M1?purpose=membership_admin HTTP/1.1\r\n"));
+        assert!(head.contains("\r\nAuthorization: Bearer tok"));
+        assert!(head.contains("\r\nContent-Type: application/json"));
+        assert!(head.ends_with(&format!("\r\nContent-Length: {}", body.len())));
+        assert_eq!(sent.as_bytes(), body);
+    }
+
+    #[test]
+    fn requests_follow_one_another_on_one_buffer() {
+        let mut out = Vec::new();
+        write_request(&mut out, "PATCH", "/a", "h", "t", Some(b"{}"));
+        write_request(&mut out, "GET", "/b", "h", "t", None);
+        let text = String::from_utf8(out).unwrap();
+        let (first, second) = text.split_once("{}").unwrap();
+        assert!(first.ends_with("Content-Length: 2\r\n\r\n"));
+        assert!(second.starts_with("GET /b HTTP/1.1\r\n"));
     }
 }

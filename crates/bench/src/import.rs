@@ -1,7 +1,7 @@
 //! W1: generate the members' CSV (not timed), then import it into a new vault.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -71,6 +71,12 @@ struct Phases {
     written: Option<Instant>,
 }
 
+/// Where the members' CSV is written, for the vault's import and then the
+/// floor's and the peer's.
+pub(crate) fn csv_path(dir: &Path) -> PathBuf {
+    dir.join("members.csv")
+}
+
 /// Writes the CSV, creates a vault in `dir/vault` and imports the CSV into it.
 pub(crate) fn run(
     dir: &Path,
@@ -78,7 +84,7 @@ pub(crate) fn run(
     seed: u64,
     log: &dyn Fn(&str),
 ) -> anyhow::Result<(ImportFigures, Initialized)> {
-    let csv_path = dir.join("members.csv");
+    let csv_path = csv_path(dir);
     log(&format!(
         "generating {members} members into {} …",
         csv_path.display()

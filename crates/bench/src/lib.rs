@@ -28,20 +28,28 @@
 //! `stats` (percentiles), `threads` (the timed loop), `workload` (members,
 //! tokens, fields and paths) and `report`.
 
+mod compare;
+mod erase;
+mod floor;
 mod http;
 mod import;
 mod incident;
 mod ledger;
 mod load;
 mod machine;
+mod peer;
+mod plot;
 mod policy;
 mod principals;
 mod read;
 mod report;
+mod report_systems;
+mod results;
 mod server;
 mod stats;
 mod threads;
 mod unaudited;
+mod update;
 mod workload;
 
 use std::io::Write as _;
@@ -73,22 +81,54 @@ const DEFAULT_PROCESSOR_SUBJECTS: u64 = incident::PROCESSOR_TARGET_SUBJECTS;
 const QUICK_NOTICES: u64 = 2_000;
 const DEFAULT_NOTICES: u64 = incident::NOTICES_TARGET_PEOPLE;
 /// Seconds per throughput run with `--quick`.
-const QUICK_SECONDS: f64 = 3.0;
+const QUICK_SECONDS: f64 = 1.5;
 /// Seconds per throughput run by default.
 const DEFAULT_SECONDS: f64 = 10.0;
 /// How many random members the read workloads cycle through.
 const READ_IDS: usize = 1 << 17;
+/// How many random members the update workloads cycle through.
+const UPDATE_IDS: usize = 1 << 16;
+/// Members W6 erases, with `--quick` and by default.
+const QUICK_ERASED: usize = 200;
+const DEFAULT_ERASED: usize = 1_000;
 /// In-process reader thread counts.
 const READ_THREADS: [usize; 3] = [1, 2, read::AUDITED_TARGET_THREADS];
-/// HTTP connection counts.
-const HTTP_CONNECTIONS: [usize; 3] = [1, 8, 64];
 /// Members whose unaudited read is compared with the audited one.
 const BASELINE_CHECKS: usize = 20;
+
+/// PERFORMANCE.md's standard data sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Size {
+    /// 20,000 members, the demo size.
+    #[value(name = "20k")]
+    Demo,
+    /// 1,000,000 members, the standard size.
+    #[value(name = "1m")]
+    Standard,
+    /// 10,000,000 members, the stretch size.
+    #[value(name = "10m")]
+    Stretch,
+}
+
+impl Size {
+    fn members(self) -> u64 {
+        match self {
+            Self::Demo => 20_000,
+            Self::Standard => 1_000_000,
+            Self::Stretch => 10_000_000,
+        }
+    }
+}
 
 /// Options of `custos bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// How many synthetic members to import [default: 1,000,000; 20,000 with --quick].
+    /// The standard data size: 20k, 1m or 10m members [default: 1m; 20k
+    /// with --quick].
+    #[arg(long, value_name = "SIZE", conflicts_with = "members")]
+    pub size: Option<Size>,
+    /// How many synthetic members to import, for a size other than the
+    /// standard ones.
     #[arg(long, value_name = "N")]
     pub members: Option<u64>,
     /// How many events W5's fresh ledger holds for the query, verify, proof
@@ -111,12 +151,12 @@ pub struct BenchArgs {
     /// 2,000 with --quick].
     #[arg(long, value_name = "N")]
     pub notices: Option<u64>,
-    /// Seconds per throughput run [default: 10; 3 with --quick].
+    /// Seconds per throughput run [default: 10; 1.5 with --quick].
     #[arg(long, value_name = "S")]
     pub seconds: Option<f64>,
     /// A short run: 20,000 members, 200,000 ledger events, W4 on 200,000
     /// appended events, 10,000 exported members and 2,000 notices, and
-    /// 3-second runs (explicit sizes and --seconds still apply).
+    /// 1.5-second runs (explicit sizes and --seconds still apply).
     #[arg(long)]
     pub quick: bool,
     /// Where to write the CSV, the vault, W4's exports and notices and W5's
@@ -129,6 +169,17 @@ pub struct BenchArgs {
     /// to stderr).
     #[arg(long)]
     pub json: bool,
+    /// Where to keep the report (`<date>-<commit>[-quick].md`), its JSON and
+    /// its charts.
+    #[arg(long, value_name = "DIR", default_value = "bench/results")]
+    pub results: PathBuf,
+    /// Print the report only; keep no files.
+    #[arg(long, conflicts_with = "results")]
+    pub no_results: bool,
+    /// Leave out the PostgreSQL peer stack (it needs PostgreSQL 15 and
+    /// pgaudit installed).
+    #[arg(long)]
+    pub no_peer: bool,
     /// Threads of the HTTP load generator's own runtime.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub client_threads: usize,
@@ -140,11 +191,13 @@ pub struct BenchArgs {
 /// Runs the benchmarks and prints the figures.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let members = args.members.unwrap_or(if args.quick {
-        QUICK_MEMBERS
-    } else {
-        DEFAULT_MEMBERS
-    });
+    let build = results::Build::current();
+    let members = match (args.members, args.size) {
+        (Some(n), _) => n,
+        (None, Some(size)) => size.members(),
+        (None, None) if args.quick => QUICK_MEMBERS,
+        (None, None) => DEFAULT_MEMBERS,
+    };
     let ledger_events = args.ledger_events.unwrap_or(if args.quick {
         QUICK_LEDGER_EVENTS
     } else {
@@ -165,6 +218,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     )
     .min(members);
     let notice_people = pick(args.notices, QUICK_NOTICES, DEFAULT_NOTICES).min(members);
+    let erase_count = if args.quick {
+        QUICK_ERASED
+    } else {
+        DEFAULT_ERASED
+    }
+    .min(usize::try_from(members).unwrap_or(usize::MAX));
     let seconds = args.seconds.unwrap_or(if args.quick {
         QUICK_SECONDS
     } else {
@@ -203,7 +262,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", dir.display()))?;
             for path in [
                 dir.join("vault"),
-                dir.join("members.csv"),
+                import::csv_path(dir),
+                dir.join("floor.sqlite"),
+                dir.join("peer"),
                 incident::dir(dir),
                 ledger::ledger_path(dir),
             ] {
@@ -310,24 +371,55 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         });
     }
 
+    let update_members = workload::random_members(
+        &generator,
+        members,
+        UPDATE_IDS,
+        args.seed ^ 0x7570_6461_7465_7321,
+    )?;
+    let updates = workload::updates(
+        &update_members,
+        &setup.staff_tokens,
+        args.seed ^ 0x7733_5f76_616c_7565,
+    )?;
+    drop(update_members);
+    let first_update = updates
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no updates to make"))?;
+    update::check(&vault, first_update)?;
+    log(&format!(
+        "updating in process on {} threads for {seconds} s, audited …",
+        read::AUDITED_TARGET_THREADS
+    ));
+    let update_in_process = update::run_audited(
+        &vault,
+        &updates,
+        read::AUDITED_TARGET_THREADS,
+        warmup,
+        duration,
+    )?;
+    log_run(&log, &update_in_process);
+
+    let requests = Requests {
+        reads: reads.iter().map(load::Request::of).collect(),
+        updates: updates.iter().map(load::Request::of_update).collect(),
+    };
+    let drive = |connections| load::Drive {
+        connections,
+        client_threads: args.client_threads,
+        warmup,
+        duration,
+    };
     let server = server::start(Arc::clone(&vault))?;
     let twin = server::start_unaudited(Arc::clone(&vault), Arc::clone(&baseline));
     let server_threads = server.worker_threads;
     let http = match &twin {
-        Ok(twin) => http_runs(
-            &server,
-            twin,
-            &reads,
-            args.client_threads,
-            warmup,
-            duration,
-            &log,
-        ),
+        Ok(twin) => http_runs(&server, twin, &requests, &drive, &log),
         Err(e) => Err(anyhow::anyhow!("cannot start the unaudited server: {e}")),
     };
     let stopped = server.stop();
     let twin_stopped = twin.map(server::Server::stop);
-    let http = http?;
+    let (custos_curves, http_unaudited) = http?;
     stopped?;
     twin_stopped??;
 
@@ -349,6 +441,21 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         },
         &log,
     )?;
+    let mut erase_members = workload::random_members(
+        &generator,
+        members,
+        erase_count,
+        args.seed ^ 0x6572_6173_655f_6964,
+    )?;
+    // A member picked twice is erased once.
+    erase_members.sort_unstable_by_key(|(index, _)| *index);
+    erase_members.dedup_by_key(|(index, _)| *index);
+    log(&format!(
+        "erasing {} members one at a time …",
+        erase_members.len()
+    ));
+    let erase_ids: Vec<_> = erase_members.into_iter().map(|(_, id)| id).collect();
+    let erase = erase::run(&vault, &erase_ids, erase::DEFAULT_SAMPLE, &log)?;
     drop(vault);
 
     let ledger = if ledger_events > 0 {
@@ -368,6 +475,53 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         None
     };
 
+    let mut comparison = custos_curves;
+    let csv = import::csv_path(&work_dir);
+    log("building the floor's plain SQLite table …");
+    let floor_build = floor::build(&csv, &work_dir.join("floor.sqlite"))?;
+    let floor_server = floor::start(&work_dir.join("floor.sqlite"))?;
+    let floor_runs = (|| {
+        check_server(floor_server.addr, &requests.reads[0], "floor")?;
+        let read = curve(
+            floor_server.addr,
+            &requests.reads,
+            &drive,
+            "GET, floor",
+            &log,
+        )?;
+        let update = curve(
+            floor_server.addr,
+            &requests.updates,
+            &drive,
+            "PATCH, floor",
+            &log,
+        )?;
+        anyhow::Ok((read, update))
+    })();
+    floor_server.stop()?;
+    (comparison.read.floor, comparison.update.floor) = floor_runs?;
+
+    let peer = if args.no_peer {
+        Err("skipped: --no-peer".to_owned())
+    } else {
+        peer::run(
+            &peer::Options {
+                dir: &work_dir.join("peer"),
+                csv: &csv,
+                members,
+                generator: &generator,
+                updates: &updates,
+                seed: args.seed,
+            },
+            &drive,
+            &log,
+        )?
+    };
+    if let Ok(p) = &peer {
+        comparison.read.peer.clone_from(&p.reads);
+        comparison.update.peer.clone_from(&p.updates);
+    }
+
     let report = report::Report {
         machine,
         members,
@@ -379,7 +533,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         policy,
         warm: warm_figures,
         reads: read_runs,
-        http,
+        comparison,
+        http_unaudited,
+        update_in_process,
+        erase,
+        floor: floor_build,
+        peer,
+        build,
         recorded_by_reads: ledger_after.saturating_sub(ledger_before),
         incident,
         ledger,
@@ -392,6 +552,23 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report.json())?);
     } else {
         print!("{}", report.text());
+    }
+    if !args.no_results {
+        std::fs::create_dir_all(&args.results)
+            .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", args.results.display()))?;
+        let stem = results::free_stem(&args.results, &report.build, args.quick);
+        let files = results::files(&args.results, &stem, &report.comparison);
+        results::write(
+            &files,
+            &report.comparison,
+            &report.markdown(&files),
+            &report.json(),
+        )?;
+        log(&format!(
+            "kept the report in {} (with its JSON and {} charts)",
+            files.markdown.display(),
+            files.charts.len()
+        ));
     }
     if let Some(temp) = temp {
         temp.close()?;
@@ -466,51 +643,65 @@ fn check_server(
     Ok(())
 }
 
+/// The prepared HTTP requests of W2 and W3, the same for every system.
+struct Requests {
+    reads: Arc<[load::Request]>,
+    updates: Arc<[load::Request]>,
+}
+
+/// Custos's W2 and W3 over HTTP at every concurrency of the comparison,
+/// and the unaudited twin's W2 where the access path's cost is judged.
 fn http_runs(
     server: &server::Server,
     twin: &server::Server,
-    reads: &[workload::Read],
-    client_threads: usize,
-    warmup: Duration,
-    duration: Duration,
+    requests: &Requests,
+    drive: &dyn Fn(usize) -> load::Drive,
     log: &dyn Fn(&str),
-) -> anyhow::Result<Vec<report::Pair<load::LoadRun>>> {
-    let requests: Arc<[load::Request]> = reads.iter().map(load::Request::of).collect();
+) -> anyhow::Result<(compare::Comparison, Option<load::LoadRun>)> {
     let first = requests
+        .reads
         .first()
         .ok_or_else(|| anyhow::anyhow!("no reads to request"))?;
     check_server(server.addr, first, "audited")?;
     check_server(twin.addr, first, "unaudited")?;
+    let mut comparison = compare::Comparison::default();
+    comparison.read.custos = curve(server.addr, &requests.reads, drive, "GET, Custos", log)?;
+    log(&format!(
+        "HTTP GET on {} connections, unaudited …",
+        compare::JUDGED_AT
+    ));
+    let unaudited = load::run(&load::Load {
+        addr: twin.addr,
+        requests: Arc::clone(&requests.reads),
+        drive: drive(compare::JUDGED_AT),
+    })?;
+    log_run(log, &unaudited.run);
+    comparison.update.custos = curve(server.addr, &requests.updates, drive, "PATCH, Custos", log)?;
+    Ok((comparison, Some(unaudited)))
+}
 
-    let mut runs = Vec::new();
-    for connections in HTTP_CONNECTIONS {
-        let mut pair = Vec::with_capacity(2);
-        for (addr, what) in [(server.addr, "audited"), (twin.addr, "unaudited")] {
-            log(&format!(
-                "HTTP GET on {connections} connection(s) for {} s, {what} …",
-                duration.as_secs_f64()
-            ));
-            let load = load::Load {
-                addr,
-                requests: Arc::clone(&requests),
-                connections,
-                client_threads,
-                warmup,
-                duration,
-            };
-            let result = load::run(&load)?;
-            log_run(log, &result.run);
-            pair.push(result);
-        }
-        let unaudited = pair.pop();
-        let audited = pair.pop();
-        if let (Some(audited), Some(unaudited)) = (audited, unaudited) {
-            runs.push(report::Pair {
-                n: connections,
-                audited,
-                unaudited,
-            });
-        }
+/// One system's runs of `requests` at every concurrency of the comparison.
+fn curve(
+    addr: std::net::SocketAddr,
+    requests: &Arc<[load::Request]>,
+    drive: &dyn Fn(usize) -> load::Drive,
+    what: &str,
+    log: &dyn Fn(&str),
+) -> anyhow::Result<Vec<(usize, load::LoadRun)>> {
+    let mut points = Vec::new();
+    for connections in compare::CONNECTIONS {
+        let d = drive(connections);
+        log(&format!(
+            "HTTP {what} on {connections} connection(s) for {} s …",
+            d.duration.as_secs_f64()
+        ));
+        let result = load::run(&load::Load {
+            addr,
+            requests: Arc::clone(requests),
+            drive: d,
+        })?;
+        log_run(log, &result.run);
+        points.push((connections, result));
     }
-    Ok(runs)
+    Ok(points)
 }

@@ -1,8 +1,12 @@
-//! The HTTP load generator: tokio tasks on their own runtime, each holding one
-//! keep-alive HTTP/1.1 connection and sending one request at a time. Each
-//! request has its own path and bearer token (W2: a member's path, with the
-//! token of their representative), prepared before the run.
+//! The load generator: tokio tasks on their own runtime, each holding one
+//! session with the system under load (a keep-alive HTTP/1.1 connection,
+//! or a PostgreSQL session) and running one operation at a time, in a
+//! closed loop. Every system is driven by the same loop, [`drive`]. Each
+//! HTTP request has its own method, path, bearer token and body (W2: a
+//! member's path, with the token of their representative; W3: a PATCH by a
+//! staff member), prepared before the run.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +17,7 @@ use tokio::net::TcpStream;
 use crate::http::{self, HeadError};
 use crate::machine;
 use crate::stats::Run;
-use crate::workload::{Read, read_path};
+use crate::workload::{Read, Update, read_path};
 
 /// The HTTP target at 64 connections.
 pub(crate) const TARGET_PER_S: f64 = 10_000.0;
@@ -21,39 +25,61 @@ pub(crate) const TARGET_PER_S: f64 = 10_000.0;
 pub(crate) const TARGET_P99_MS: f64 = 15.0;
 /// The connection count the target applies to.
 pub(crate) const TARGET_CONNECTIONS: usize = 64;
-/// How long one request may take before it counts as an error.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// A bound on the requests of one connection, so that a loop always ends.
-const MAX_REQUESTS_PER_CONNECTION: usize = 50_000_000;
+/// How long one operation may take before it counts as an error.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+/// A bound on the operations of one session, so that a loop always ends.
+const MAX_OPERATIONS_PER_SESSION: usize = 50_000_000;
 
-/// One request of a run: its path and the bearer token it presents.
+/// One request of a run: its method, path, bearer token and JSON body.
 #[derive(Debug, Clone)]
 pub(crate) struct Request {
+    pub(crate) method: &'static str,
     pub(crate) path: String,
     pub(crate) token: Arc<str>,
+    pub(crate) body: Option<Arc<[u8]>>,
 }
 
 impl Request {
     /// The GET of one W2 read.
     pub(crate) fn of(read: &Read) -> Self {
         Self {
+            method: "GET",
             path: read_path(read.id.as_str()),
             token: Arc::clone(&read.token),
+            body: None,
         }
+    }
+
+    /// The PATCH of one W3 update.
+    pub(crate) fn of_update(update: &Update) -> Self {
+        Self {
+            method: "PATCH",
+            path: update.path(),
+            token: Arc::clone(&update.token),
+            body: Some(update.body().into()),
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>, host: &str) {
+        http::write_request(
+            out,
+            self.method,
+            &self.path,
+            host,
+            &self.token,
+            self.body.as_deref(),
+        );
     }
 }
 
-/// One load run.
+/// One HTTP load run.
 #[derive(Debug, Clone)]
 pub(crate) struct Load {
     pub(crate) addr: SocketAddr,
     /// The requests, which each connection cycles through from its own
     /// offset.
     pub(crate) requests: Arc<[Request]>,
-    pub(crate) connections: usize,
-    pub(crate) client_threads: usize,
-    pub(crate) warmup: Duration,
-    pub(crate) duration: Duration,
+    pub(crate) drive: Drive,
 }
 
 /// The outcome of one load run.
@@ -130,7 +156,7 @@ async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Result<
 }
 
 async fn connect(addr: SocketAddr) -> anyhow::Result<TcpStream> {
-    let stream = tokio::time::timeout(REQUEST_TIMEOUT, TcpStream::connect(addr))
+    let stream = tokio::time::timeout(OPERATION_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| anyhow::anyhow!("connecting to {addr} timed out"))??;
     stream.set_nodelay(true)?;
@@ -142,41 +168,69 @@ pub(crate) fn fetch(addr: SocketAddr, one: &Request) -> anyhow::Result<(u16, Vec
     runtime(1)?.block_on(async {
         let mut stream = connect(addr).await?;
         let mut request = Vec::new();
-        http::write_get(&mut request, &one.path, &addr.to_string(), &one.token);
+        one.write(&mut request, &addr.to_string());
         let mut buf = Vec::new();
         let (status, len) =
-            tokio::time::timeout(REQUEST_TIMEOUT, exchange(&mut stream, &request, &mut buf))
+            tokio::time::timeout(OPERATION_TIMEOUT, exchange(&mut stream, &request, &mut buf))
                 .await
                 .map_err(|_| anyhow::anyhow!("the request timed out"))??;
         Ok((status, buf[buf.len() - len..].to_vec()))
     })
 }
 
-/// Runs `load.connections` connections for the warm-up and then the measured
-/// duration; requests that start in the measured window are counted.
-pub(crate) fn run(load: &Load) -> anyhow::Result<LoadRun> {
-    anyhow::ensure!(
-        !load.requests.is_empty() && load.connections > 0,
-        "nothing to request"
-    );
-    let rt = runtime(load.client_threads)?;
+/// Why one operation of a session failed.
+#[derive(Debug, Clone)]
+pub(crate) enum Failure {
+    /// The system answered with a refusal; the session is still usable.
+    Refused(String),
+    /// The session is in an unknown state; a new one is connected.
+    Broken(String),
+}
+
+/// One client connection to a system under load: an HTTP keep-alive
+/// connection, or a PostgreSQL session. Every system is driven by the same
+/// loop ([`drive`]), so the load generator is identical across them.
+pub(crate) trait Session: Send + 'static {
+    /// Performs this session's `n`-th operation; returns the size of the
+    /// response's body in bytes.
+    fn call(&mut self, n: usize) -> impl Future<Output = Result<usize, Failure>> + Send;
+}
+
+/// How a run is driven.
+#[derive(Debug, Clone)]
+pub(crate) struct Drive {
+    pub(crate) connections: usize,
+    pub(crate) client_threads: usize,
+    pub(crate) warmup: Duration,
+    pub(crate) duration: Duration,
+}
+
+/// Runs `drive.connections` sessions, each one operation at a time, for
+/// the warm-up and then the measured duration; operations that start in
+/// the measured window are counted. `connect(c)` opens session `c`, again
+/// after it broke.
+pub(crate) fn drive<S, C, F>(drive: &Drive, connect: C) -> anyhow::Result<LoadRun>
+where
+    S: Session,
+    C: Fn(usize) -> F + Send + Sync + 'static,
+    F: Future<Output = anyhow::Result<S>> + Send + 'static,
+{
+    anyhow::ensure!(drive.connections > 0, "no connections to drive");
+    let rt = runtime(drive.client_threads)?;
+    let connect = Arc::new(connect);
     rt.block_on(async {
-        let mut streams = Vec::with_capacity(load.connections);
-        for _ in 0..load.connections {
-            streams.push(connect(load.addr).await?);
+        let mut sessions = Vec::with_capacity(drive.connections);
+        for c in 0..drive.connections {
+            sessions.push(connect(c).await?);
         }
         let start = Instant::now();
-        let measure_from = start + load.warmup;
-        let end = measure_from + load.duration;
-        let host: Arc<str> = load.addr.to_string().into();
-        let mut tasks = Vec::with_capacity(load.connections);
-        for (c, stream) in streams.into_iter().enumerate() {
-            let requests = Arc::clone(&load.requests);
-            let host = Arc::clone(&host);
-            let addr = load.addr;
-            let first = c * requests.len() / load.connections;
+        let measure_from = start + drive.warmup;
+        let end = measure_from + drive.duration;
+        let mut tasks = Vec::with_capacity(drive.connections);
+        for (c, session) in sessions.into_iter().enumerate() {
+            let connect = Arc::clone(&connect);
             tasks.push(tokio::spawn(async move {
-                connection(stream, addr, &host, &requests, first, measure_from, end).await
+                keep_calling(session, move || connect(c), measure_from, end).await
             }));
         }
         // The CPU time is read when the measured window opens.
@@ -194,7 +248,7 @@ pub(crate) fn run(load: &Load) -> anyhow::Result<LoadRun> {
         }
         let cpu = machine::cpu_since(cpu_before);
         let count = all.samples.len();
-        let mut run = Run::from_samples(all.samples, all.errors, all.first_error, load.duration);
+        let mut run = Run::from_samples(all.samples, all.errors, all.first_error, drive.duration);
         run.cpu = cpu;
         Ok(LoadRun {
             run,
@@ -207,53 +261,46 @@ pub(crate) fn run(load: &Load) -> anyhow::Result<LoadRun> {
     })
 }
 
-async fn connection(
-    mut stream: TcpStream,
-    addr: SocketAddr,
-    host: &str,
-    requests: &[Request],
-    first: usize,
+async fn keep_calling<S, R, F>(
+    mut session: S,
+    reconnect: R,
     measure_from: Instant,
     end: Instant,
-) -> Tally {
+) -> Tally
+where
+    S: Session,
+    R: Fn() -> F,
+    F: Future<Output = anyhow::Result<S>>,
+{
     let mut tally = Tally {
         samples: Vec::with_capacity(1 << 16),
         ..Tally::default()
     };
-    let mut request = Vec::with_capacity(512);
-    let mut buf = Vec::with_capacity(8192);
-    for next in (first..).take(MAX_REQUESTS_PER_CONNECTION) {
+    for n in 0..MAX_OPERATIONS_PER_SESSION {
         let t0 = Instant::now();
         if t0 >= end {
             break;
         }
-        let counted = t0 >= measure_from;
-        request.clear();
-        let one = &requests[next % requests.len()];
-        http::write_get(&mut request, &one.path, host, &one.token);
-        let outcome =
-            tokio::time::timeout(REQUEST_TIMEOUT, exchange(&mut stream, &request, &mut buf)).await;
+        let outcome = tokio::time::timeout(OPERATION_TIMEOUT, session.call(n)).await;
         let nanos = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let failed = match outcome {
-            Ok(Ok((200, body))) => {
-                if counted {
+        let broken = match outcome {
+            Ok(Ok(body)) => {
+                if t0 >= measure_from {
                     tally.samples.push(nanos);
                     tally.body_bytes += body as u64;
                 }
                 continue;
             }
-            Ok(Ok((status, _))) => {
-                tally.error(|| format!("status {status}"));
-                // The connection is still in a known state.
+            Ok(Err(Failure::Refused(message))) => {
+                tally.error(|| message);
                 continue;
             }
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no response within {} s", REQUEST_TIMEOUT.as_secs()),
+            Ok(Err(Failure::Broken(message))) => message,
+            Err(_) => format!("no response within {} s", OPERATION_TIMEOUT.as_secs()),
         };
-        tally.error(|| failed);
-        // The connection is in an unknown state: start a new one.
-        match connect(addr).await {
-            Ok(s) => stream = s,
+        tally.error(|| broken);
+        match reconnect().await {
+            Ok(s) => session = s,
             Err(e) => {
                 tally.error(|| e.to_string());
                 break;
@@ -261,4 +308,51 @@ async fn connection(
         }
     }
     tally
+}
+
+/// Runs `load.drive.connections` HTTP connections through [`drive`].
+pub(crate) fn run(load: &Load) -> anyhow::Result<LoadRun> {
+    anyhow::ensure!(!load.requests.is_empty(), "nothing to request");
+    let addr = load.addr;
+    let host: Arc<str> = addr.to_string().into();
+    let requests = Arc::clone(&load.requests);
+    let connections = load.drive.connections;
+    drive(&load.drive, move |c| {
+        let requests = Arc::clone(&requests);
+        let host = Arc::clone(&host);
+        async move {
+            Ok(HttpSession {
+                stream: connect(addr).await?,
+                first: c * requests.len() / connections,
+                requests,
+                host,
+                request: Vec::with_capacity(512),
+                buf: Vec::with_capacity(8192),
+            })
+        }
+    })
+}
+
+/// One keep-alive connection, cycling through the requests from its own
+/// offset.
+struct HttpSession {
+    stream: TcpStream,
+    requests: Arc<[Request]>,
+    first: usize,
+    host: Arc<str>,
+    request: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl Session for HttpSession {
+    async fn call(&mut self, n: usize) -> Result<usize, Failure> {
+        let one = &self.requests[(self.first + n) % self.requests.len()];
+        self.request.clear();
+        one.write(&mut self.request, &self.host);
+        match exchange(&mut self.stream, &self.request, &mut self.buf).await {
+            Ok((200, body)) => Ok(body),
+            Ok((status, _)) => Err(Failure::Refused(format!("status {status}"))),
+            Err(e) => Err(Failure::Broken(e.to_string())),
+        }
+    }
 }

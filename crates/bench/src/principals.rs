@@ -3,7 +3,8 @@
 //! principal add` and `custos token create`: 650 representatives (one per
 //! constituency), 50 staff of the membership team, 200 volunteers in
 //! members' branches and 3 processors, next to the `admin` that `init`
-//! made. Each gets an API token; W2 reads with the representatives'.
+//! made. Each gets an API token; W2 reads with the representatives', W3
+//! updates with the staff's.
 //!
 //! The setup is timed as an informational figure. Every principal added
 //! moves the vault's access generation, so the next call reloads every
@@ -101,6 +102,8 @@ pub(crate) fn roster(generator: &Generator, members: u64) -> anyhow::Result<Vec<
 pub(crate) struct Setup {
     /// The representatives' tokens, by constituency index.
     pub(crate) representative_tokens: Vec<Arc<str>>,
+    /// The staff's tokens, in roster order (`staff-001` first).
+    pub(crate) staff_tokens: Vec<Arc<str>>,
     pub(crate) figures: SetupFigures,
 }
 
@@ -159,14 +162,19 @@ pub(crate) fn create(vault: &Vault, generator: &Generator, members: u64) -> anyh
     let add_wall = start.elapsed();
     let mut token_ns = Vec::with_capacity(roster.len());
     let mut representative_tokens = Vec::with_capacity(constituencies().len());
+    let mut staff_tokens = Vec::with_capacity(STAFF);
     for p in &roster {
         let t0 = Instant::now();
         let token = vault
             .create_token(&operator, &p.name, None)
             .map_err(|e| anyhow::anyhow!("cannot create a token for `{}`: {e}", p.name))?;
         token_ns.push(nanos(t0.elapsed()));
-        if p.kind == PrincipalKind::Representative {
-            representative_tokens.push(Arc::from(token.token.expose()));
+        match p.kind {
+            PrincipalKind::Representative => {
+                representative_tokens.push(Arc::from(token.token.expose()));
+            }
+            PrincipalKind::Staff => staff_tokens.push(Arc::from(token.token.expose())),
+            _ => {}
         }
     }
     let wall = start.elapsed();
@@ -190,6 +198,7 @@ pub(crate) fn create(vault: &Vault, generator: &Generator, members: u64) -> anyh
             token_median_us: median_us(&token_ns),
         },
         representative_tokens,
+        staff_tokens,
     })
 }
 

@@ -66,7 +66,7 @@ pub(crate) fn start_unaudited(
     })
 }
 
-fn start_with<F, Fut>(serve: F) -> anyhow::Result<Server>
+pub(crate) fn start_with<F, Fut>(serve: F) -> anyhow::Result<Server>
 where
     F: FnOnce(TcpListener, oneshot::Receiver<()>) -> Fut,
     Fut: Future<Output = std::io::Result<()>> + Send + 'static,

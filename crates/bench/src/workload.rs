@@ -1,5 +1,7 @@
-//! What the read workloads ask for: random members, each read by their
-//! constituency's representative, ten fields, for casework.
+//! What the workloads ask for: for W2, random members, each read by their
+//! constituency's representative, ten fields, for casework; for W3, random
+//! members, each updated by a staff member of the membership team, two
+//! fields, for membership administration.
 
 use std::sync::Arc;
 
@@ -143,6 +145,84 @@ pub(crate) fn read_path(id: &str) -> String {
     )
 }
 
+/// The purpose W3's updates declare: the default policies let the
+/// membership team update members for it (`membership-team` in
+/// party.cedar).
+pub(crate) const UPDATE_PURPOSE: &str = "membership_admin";
+
+/// The two fields an update changes (PERFORMANCE.md, W3): both encrypted
+/// lookup fields, so that each update seals two values and rewrites two
+/// blind-index entries, the dearest kind of field to change.
+pub(crate) const UPDATE_FIELDS: [&str; 2] = ["email", "phone"];
+
+/// One update of W3: a member, the token of the staff member who updates
+/// them, and the two new values, already in canonical form (lower-case
+/// email, E.164 phone) so that a read afterwards returns them as they are.
+#[derive(Debug, Clone)]
+pub(crate) struct Update {
+    pub(crate) id: SubjectId,
+    pub(crate) token: Arc<str>,
+    pub(crate) email: String,
+    pub(crate) phone: String,
+}
+
+impl Update {
+    /// The fields and values, as `Vault::update_subject` takes them.
+    pub(crate) fn values(&self) -> Vec<(String, String)> {
+        vec![
+            (UPDATE_FIELDS[0].to_owned(), self.email.clone()),
+            (UPDATE_FIELDS[1].to_owned(), self.phone.clone()),
+        ]
+    }
+
+    /// The HTTP request path: `/v1/subjects/{id}?purpose=membership_admin`.
+    pub(crate) fn path(&self) -> String {
+        format!("/v1/subjects/{}?purpose={UPDATE_PURPOSE}", self.id.as_str())
+    }
+
+    /// The HTTP request body: `{"fields":{"email":…,"phone":…}}`.
+    pub(crate) fn body(&self) -> Vec<u8> {
+        serde_json::json!({
+            "fields": { UPDATE_FIELDS[0]: self.email, UPDATE_FIELDS[1]: self.phone }
+        })
+        .to_string()
+        .into_bytes()
+    }
+}
+
+/// W3's updates: each of `members` (from [`random_members`]) with a staff
+/// token taken at random from `tokens` and two new values drawn from
+/// `seed`. Update `k` gets a distinct email, `w3.{k}.{random}@example.org`
+/// (the reserved domain, as the generator's), and a random UK mobile
+/// number, so a member picked twice still changes each time.
+pub(crate) fn updates(
+    members: &[(u64, SubjectId)],
+    tokens: &[Arc<str>],
+    seed: u64,
+) -> anyhow::Result<Vec<Update>> {
+    anyhow::ensure!(
+        !tokens.is_empty(),
+        "there are no staff tokens to update with"
+    );
+    let mut rng = SplitMix64::new(seed);
+    members
+        .iter()
+        .enumerate()
+        .map(|(k, (_, id))| {
+            let token = usize::try_from(rng.below(tokens.len() as u64))
+                .ok()
+                .and_then(|i| tokens.get(i))
+                .ok_or_else(|| anyhow::anyhow!("no staff token for update #{k}"))?;
+            Ok(Update {
+                id: id.clone(),
+                token: Arc::clone(token),
+                email: format!("w3.{k}.{:06}@example.org", rng.below(1_000_000)),
+                phone: format!("+447{:09}", rng.below(1_000_000_000)),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +292,64 @@ mod tests {
         assert!(path.starts_with("/v1/subjects/M1?fields=given_name,"));
         assert!(path.ends_with("&purpose=casework"));
         assert_eq!(path.matches(',').count(), 9);
+    }
+
+    fn staff_tokens() -> Vec<Arc<str>> {
+        (0..50).map(|s| format!("s{s}").into()).collect()
+    }
+
+    #[test]
+    fn updates_are_deterministic_and_use_every_staff_token() {
+        let generator = Generator::new(1);
+        let picked = random_members(&generator, 2_000, 1_000, 5).unwrap();
+        let tokens = staff_tokens();
+        let a = updates(&picked, &tokens, 11).unwrap();
+        let b = updates(&picked, &tokens, 11).unwrap();
+        assert_eq!(a.len(), picked.len());
+        for ((x, y), (_, id)) in a.iter().zip(&b).zip(&picked) {
+            assert_eq!((&x.id, &x.token), (id, &y.token));
+            assert_eq!((&x.email, &x.phone), (&y.email, &y.phone));
+        }
+        let used: std::collections::HashSet<&str> = a.iter().map(|u| &*u.token).collect();
+        assert_eq!(used.len(), tokens.len());
+        let other = updates(&picked, &tokens, 12).unwrap();
+        assert_ne!(a[0].phone, other[0].phone);
+        assert!(updates(&picked, &[], 11).is_err());
+    }
+
+    #[test]
+    fn update_values_are_valid_canonical_and_distinct() {
+        let generator = Generator::new(1);
+        let picked = random_members(&generator, 100, 500, 5).unwrap();
+        let made = updates(&picked, &staff_tokens(), 11).unwrap();
+        let schema = custos_model::Schema::default_party();
+        let mut emails = std::collections::HashSet::new();
+        for u in &made {
+            for (name, value) in u.values() {
+                let parsed = schema.field(&name).unwrap().parse_value(&value).unwrap();
+                // Canonical: a read afterwards returns exactly this text.
+                assert_eq!(parsed.unwrap().as_str(), value);
+            }
+            assert!(emails.insert(u.email.clone()));
+        }
+    }
+
+    #[test]
+    fn an_update_request_names_the_member_purpose_and_two_fields() {
+        let generator = Generator::new(1);
+        let picked = random_members(&generator, 10, 1, 5).unwrap();
+        let update = &updates(&picked, &staff_tokens(), 11).unwrap()[0];
+        assert_eq!(
+            update.path(),
+            format!(
+                "/v1/subjects/{}?purpose=membership_admin",
+                update.id.as_str()
+            )
+        );
+        let body: serde_json::Value = serde_json::from_slice(&update.body()).unwrap();
+        let fields = body["fields"].as_object().unwrap();
+        assert_eq!(fields.len(), 2);
+        assert_eq!(fields["email"], update.email.as_str());
+        assert_eq!(fields["phone"], update.phone.as_str());
     }
 }
