@@ -3,9 +3,12 @@
 //! The ledger has a file of its own so that its group commit, which every
 //! request waits on, never queues behind a bulk write to `store.sqlite` such
 //! as an import or a key rotation. The connection settings are the store's
-//! (see `sqlite.rs`): WAL, `synchronous=FULL` so that a commit survives power
-//! loss, `secure_delete`, and a busy timeout after which a writer fails with
-//! [`LedgerStoreError::Busy`]. Every append runs in `BEGIN IMMEDIATE`, so
+//! (see `sqlite.rs`): WAL, `synchronous=FULL`, `secure_delete`, and a busy
+//! timeout after which a writer fails with [`LedgerStoreError::Busy`]; but
+//! the appending connection commits with `synchronous=NORMAL`, and
+//! [`LedgerStore::sync`] then syncs the WAL file itself, so that the recorder
+//! can commit one batch while the previous one syncs (see "Durability").
+//! Every append runs in `BEGIN IMMEDIATE`, so
 //! processes sharing the file take turns and assign seqs from the size they
 //! see under the lock. `PRAGMA user_version` holds the format; a newer one is
 //! refused.
@@ -62,6 +65,17 @@
 //! `ledger_meta`: `(key, value)`; `vault_id` is the vault the ledger belongs
 //! to, and a ledger is never opened for another vault; `indexed_to` is the
 //! seq up to which the two index tables are complete.
+//!
+//! # Durability
+//!
+//! In WAL mode with `synchronous=NORMAL`, SQLite writes a commit's frames to
+//! the WAL and syncs it only before a checkpoint (and syncs the database file
+//! after one). `sync` runs `fdatasync` on the WAL, so every commit that had
+//! returned before it began is on disk: its frames are in the WAL, or a
+//! checkpoint already synced them into the database file. That is exactly
+//! what `synchronous=FULL` gives each commit, paid once for all of them.
+//! Recovery after a crash replays the WAL up to its last complete commit, so
+//! a commit written after the sync began is either whole or absent.
 //!
 //! # Indexing behind the log
 //!
@@ -208,7 +222,7 @@ impl SqliteLedger {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| classify(e, options))?;
         migrate(&mut conn, options, 0, Some(vault_id))?;
-        Ok(Self::with_writer(path, options, vault_id, conn))
+        Self::with_writer(path, options, vault_id, conn)
     }
 
     /// Opens the existing ledger of `vault_id`, upgrading its format if it
@@ -257,7 +271,7 @@ impl SqliteLedger {
                 found: String::from_utf8_lossy(&stored).into_owned(),
             });
         }
-        Ok(Self::with_writer(path, options, vault_id, conn))
+        Self::with_writer(path, options, vault_id, conn)
     }
 
     /// The vault this ledger belongs to.
@@ -270,14 +284,24 @@ impl SqliteLedger {
         options: SqliteOptions,
         vault_id: &VaultId,
         writer: Connection,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, LedgerStoreError> {
+        // Commits reach the disk through `sync`, not one by one.
+        writer
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| classify(e, options))?;
+        Ok(Self {
             path: path.to_owned(),
             options,
             vault_id: vault_id.clone(),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
-        }
+        })
+    }
+
+    fn wal_path(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push("-wal");
+        PathBuf::from(name)
     }
 
     fn err(&self, e: rusqlite::Error) -> LedgerStoreError {
@@ -794,6 +818,16 @@ impl LedgerStore for SqliteLedger {
         })
     }
 
+    fn sync(&self) -> Result<(), LedgerStoreError> {
+        // The writer connection keeps the WAL open (and so in place) for as
+        // long as this store exists; a WAL that is missing is an error, not
+        // nothing to sync.
+        let wal = self.wal_path();
+        std::fs::File::open(&wal)
+            .and_then(|file| file.sync_data())
+            .map_err(|e| LedgerStoreError::Io(format!("syncing `{}`: {e}", wal.display())))
+    }
+
     fn size(&self) -> Result<u64, LedgerStoreError> {
         self.read(|conn| Ok(tail(conn, self.options)?.0))
     }
@@ -917,7 +951,8 @@ impl LedgerStore for SqliteLedger {
                 )));
             }
             insert_head(tx, head, options)
-        })
+        })?;
+        self.sync()
     }
 
     fn tree_leaf(&self, seq: u64) -> Result<Hash, LedgerStoreError> {
