@@ -8,16 +8,27 @@
 //! committed and then holds a [`Recorded`], the proof the engine demands
 //! before it decrypts anything.
 //!
+//! The writer does not wait for the disk itself: it hands each committed
+//! batch to a syncer thread and goes on to commit the next, while the syncer
+//! makes every batch committed so far durable with one
+//! [`LedgerStore::sync`] and only then answers their callers. A commit's CPU
+//! work then overlaps the previous batch's sync, rather than the two taking
+//! turns (on a shared disk a sync took 1.5 ms on average, most of the
+//! writer's time, measured with a perf sched trace).
+//!
 //! Failure is closed: if the append fails, every caller in that batch gets an
 //! error and no `Recorded`, so it must release nothing; the writer goes on
-//! serving later requests.
+//! serving later requests. If a sync fails, every caller waiting on it gets
+//! an error, and the recorder records nothing more: after a failed sync the
+//! disk may have dropped what it was given, and a later sync that succeeds
+//! would not say otherwise.
 //!
 //! Seq and time are both assigned inside the store's write transaction, from
 //! the size and last time found there, so they agree with each other and stay
 //! consistent when several recorders (processes, or servers) share one log.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -110,7 +121,8 @@ impl NewEvent {
 /// Proof that an event is durably in the ledger.
 ///
 /// INVARIANT: made only in this module, by the writer, after the transaction
-/// holding the event committed. The fields are private and there is no
+/// holding the event committed, and handed to its caller only by the syncer,
+/// after a sync that began after that commit. The fields are private and there is no
 /// `Clone` or `Default`, so no other code can make one.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Recorded {
@@ -288,6 +300,7 @@ impl Recorder {
         let public_key = signer.public_key();
         let writer = Writer {
             store,
+            syncer: None,
             signer,
             vault_id,
             policy,
@@ -404,6 +417,8 @@ impl Drop for Recorder {
 /// The writer thread's state.
 struct Writer {
     store: Arc<dyn LedgerStore>,
+    /// Where committed batches wait for their sync; started with the writer.
+    syncer: Option<Syncer>,
     signer: LedgerSigningKey,
     vault_id: VaultId,
     policy: HeadPolicy,
@@ -418,6 +433,73 @@ struct Writer {
     outcomes: Arc<Outcomes>,
 }
 
+/// A committed batch, to be answered once it is durable.
+struct Synced {
+    /// Each waiting request's ticket and the proofs for its events.
+    recorded: Vec<(u64, Vec<Recorded>)>,
+    /// Callers of `sign_head_now`, and the head the batch stored.
+    heads: Vec<(Reply<SignedHead>, Option<SignedHead>)>,
+}
+
+/// The syncer thread, which makes committed batches durable and answers
+/// their callers.
+struct Syncer {
+    sender: mpsc::Sender<Synced>,
+    handle: JoinHandle<()>,
+    /// Set once a sync has failed; nothing is recorded after that.
+    failed: Arc<AtomicBool>,
+}
+
+impl Syncer {
+    fn start(store: Arc<dyn LedgerStore>, outcomes: Arc<Outcomes>) -> std::io::Result<Syncer> {
+        let (sender, receiver) = mpsc::channel::<Synced>();
+        let failed = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&failed);
+        let handle = std::thread::Builder::new()
+            .name("custos-ledger-sync".to_owned())
+            .spawn(move || {
+                while let Ok(first) = receiver.recv() {
+                    // Everything committed before this sync begins is
+                    // covered by it.
+                    let mut batches = vec![first];
+                    batches.extend(receiver.try_iter());
+                    let synced = if flag.load(Ordering::SeqCst) {
+                        Err(RecordError::Stopped)
+                    } else {
+                        store.sync().map_err(|e| RecordError::Storage(Arc::new(e)))
+                    };
+                    if synced.is_err() {
+                        flag.store(true, Ordering::SeqCst);
+                    }
+                    answer(&outcomes, batches, synced);
+                }
+            })?;
+        Ok(Syncer {
+            sender,
+            handle,
+            failed,
+        })
+    }
+}
+
+/// Answers the callers of `batches`: with their proofs if the sync
+/// succeeded, else with its error.
+fn answer(outcomes: &Outcomes, batches: Vec<Synced>, synced: Result<(), RecordError>) {
+    let mut answers = Vec::new();
+    for batch in batches {
+        for (ticket, recorded) in batch.recorded {
+            answers.push((ticket, synced.clone().map(|()| recorded)));
+        }
+        for (reply, head) in batch.heads {
+            let head = synced
+                .clone()
+                .and_then(|()| head.ok_or(RecordError::Stopped));
+            let _ = reply.send(head);
+        }
+    }
+    outcomes.publish(answers);
+}
+
 /// The result of one committed transaction.
 struct Committed {
     recorded: Vec<Recorded>,
@@ -426,6 +508,12 @@ struct Committed {
 
 impl Writer {
     fn run(mut self, requests: &mpsc::Receiver<Request>) -> Result<(), RecordError> {
+        // Without a syncer nothing can be made durable: every request is
+        // answered with `Stopped` once this returns.
+        self.syncer = Some(
+            Syncer::start(Arc::clone(&self.store), Arc::clone(&self.outcomes))
+                .map_err(|_| RecordError::Stopped)?,
+        );
         loop {
             let first = match self.oldest_unsigned {
                 Some(oldest) => {
@@ -435,7 +523,8 @@ impl Writer {
                         Err(mpsc::RecvTimeoutError::Timeout) => {
                             // Nothing waits on a timed head; if it fails the
                             // next batch or timeout tries again.
-                            if self.commit(Vec::new(), true).is_err() {
+                            self.serve(Vec::new(), true);
+                            if self.oldest_unsigned.is_some() {
                                 self.oldest_unsigned = Some(Instant::now());
                             }
                             continue;
@@ -459,20 +548,43 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.serve(batch);
+            self.serve(batch, false);
         }
-        self.commit(Vec::new(), true)
-            .map(|_| ())
-            .map_err(|e| RecordError::Storage(Arc::new(e)))
+        self.finish()
     }
 
-    /// Appends every event of `batch` in one transaction and answers each
-    /// request.
-    fn serve(&mut self, batch: Vec<Request>) {
+    /// Waits for every batch already handed to the syncer, then signs and
+    /// durably stores a final head, unless a sync has failed.
+    fn finish(mut self) -> Result<(), RecordError> {
+        let failed = match self.syncer.take() {
+            Some(Syncer {
+                sender,
+                handle,
+                failed,
+            }) => {
+                drop(sender);
+                let _ = handle.join();
+                failed.load(Ordering::SeqCst)
+            }
+            None => true,
+        };
+        if failed {
+            return Err(RecordError::Stopped);
+        }
+        let storage = |e| RecordError::Storage(Arc::new(e));
+        self.commit(Vec::new(), true).map_err(storage)?;
+        self.store.sync().map_err(storage)
+    }
+
+    /// Appends every event of `batch` in one transaction and hands it to
+    /// the syncer, which answers each request once it is durable; answers
+    /// at once if the append fails, or a sync failed before.
+    fn serve(&mut self, batch: Vec<Request>, force_head: bool) {
         let mut events = Vec::new();
-        let force_head = batch
-            .iter()
-            .any(|request| matches!(request, Request::SignHead { .. }));
+        let force_head = force_head
+            || batch
+                .iter()
+                .any(|request| matches!(request, Request::SignHead { .. }));
         let mut tickets = Vec::with_capacity(batch.len());
         let mut head_replies = Vec::new();
         for request in batch {
@@ -487,31 +599,48 @@ impl Writer {
                 Request::SignHead { reply } => head_replies.push(reply),
             }
         }
+        let outcomes = Arc::clone(&self.outcomes);
+        let failed =
+            |tickets: Vec<(u64, usize)>, replies: Vec<Reply<SignedHead>>, e: RecordError| {
+                let answers = tickets
+                    .into_iter()
+                    .map(|(ticket, _)| (ticket, Err(e.clone())))
+                    .collect();
+                outcomes.publish(answers);
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            };
+        let Some(syncer) = self
+            .syncer
+            .as_ref()
+            .filter(|s| !s.failed.load(Ordering::SeqCst))
+        else {
+            return failed(tickets, head_replies, RecordError::Stopped);
+        };
+        let sender = syncer.sender.clone();
         // A caller that gave up waiting no longer needs its answer; its
         // events are recorded all the same.
         match self.commit(events, force_head) {
             Ok(Committed { recorded, head }) => {
                 let mut recorded = recorded.into_iter();
-                let outcomes = tickets
-                    .into_iter()
-                    .map(|(ticket, n)| (ticket, Ok(recorded.by_ref().take(n).collect())))
-                    .collect();
-                self.outcomes.publish(outcomes);
-                for reply in head_replies {
-                    let _ = reply.send(head.clone().ok_or(RecordError::Stopped));
+                let batch = Synced {
+                    recorded: tickets
+                        .iter()
+                        .map(|&(ticket, n)| (ticket, recorded.by_ref().take(n).collect()))
+                        .collect(),
+                    heads: head_replies
+                        .into_iter()
+                        .map(|reply| (reply, head.clone()))
+                        .collect(),
+                };
+                if let Err(mpsc::SendError(batch)) = sender.send(batch) {
+                    // The syncer is gone (it panicked): nothing is durable.
+                    let replies = batch.heads.into_iter().map(|(reply, _)| reply).collect();
+                    failed(tickets, replies, RecordError::Stopped);
                 }
             }
-            Err(e) => {
-                let e = Arc::new(e);
-                let outcomes = tickets
-                    .into_iter()
-                    .map(|(ticket, _)| (ticket, Err(RecordError::Storage(Arc::clone(&e)))))
-                    .collect();
-                self.outcomes.publish(outcomes);
-                for reply in head_replies {
-                    let _ = reply.send(Err(RecordError::Storage(Arc::clone(&e))));
-                }
-            }
+            Err(e) => failed(tickets, head_replies, RecordError::Storage(Arc::new(e))),
         }
     }
 

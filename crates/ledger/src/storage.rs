@@ -216,8 +216,9 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
     ///
     /// Inside it the store reads the log's size and last time and calls
     /// `build` exactly once with them and a view of the stored tree. It then
-    /// writes everything `build` returns and commits, with one sync, and
-    /// returns the new size. If `build` fails, or the batch is refused (a
+    /// writes everything `build` returns and commits, and returns the new
+    /// size. The append is durable only once a later [`LedgerStore::sync`]
+    /// has returned: nobody may rely on it before. If `build` fails, or the batch is refused (a
     /// seq that is not next, a time older than the last event's, an event
     /// that fails [`check_storable`], a head that is not for the new size or
     /// this vault), nothing is written.
@@ -225,6 +226,13 @@ pub trait LedgerStore: Send + Sync + fmt::Debug {
         &self,
         build: &mut dyn FnMut(LogState<'_>) -> Result<AppendBatch, BoxError>,
     ) -> Result<u64, LedgerStoreError>;
+
+    /// Makes every append that has returned so far durable (on SQLite, one
+    /// `fdatasync` of the WAL). Separate from the append so that the
+    /// recorder can commit the next batch while this one syncs. After an
+    /// error, nothing appended since the last successful sync may be
+    /// counted on, now or after a later sync that succeeds.
+    fn sync(&self) -> Result<(), LedgerStoreError>;
 
     /// The number of events.
     fn size(&self) -> Result<u64, LedgerStoreError>;

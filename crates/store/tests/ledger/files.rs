@@ -37,22 +37,22 @@ fn a_newer_format_is_refused() {
     let path = support::ledger_path(&dir);
     drop(support::create(&path));
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.pragma_update(None, "user_version", 2).unwrap();
+    conn.pragma_update(None, "user_version", 3).unwrap();
     drop(conn);
     let err = open_err(&path);
     assert!(
         matches!(
             err,
             LedgerStoreError::TooNew {
-                found: 2,
-                supported: 1
+                found: 3,
+                supported: 2
             }
         ),
         "{err}"
     );
     assert_eq!(
         err.to_string(),
-        "the ledger has format 2, newer than this custos supports (1); upgrade custos"
+        "the ledger has format 3, newer than this custos supports (2); upgrade custos"
     );
 }
 

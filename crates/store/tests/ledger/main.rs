@@ -14,7 +14,9 @@
 
 mod support;
 
+mod append_rate;
 mod files;
+mod indexes;
 mod queries;
 mod recorder;
 mod size;

@@ -2,7 +2,7 @@
 //! recorders on one file, batching, and failing closed.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -223,11 +223,25 @@ fn two_recorders_on_one_file_keep_one_consistent_log() {
 }
 
 /// A store that counts appends and holds each transaction open a little, so
-/// requests pile up behind it as they would behind a slow disk.
+/// requests pile up behind it as they would behind a slow disk. It notes how
+/// many events its last sync covered, and fails its syncs when told to.
 #[derive(Debug)]
 struct SlowStore {
     inner: Arc<SqliteLedger>,
     appends: AtomicU64,
+    synced: AtomicU64,
+    fail_sync: AtomicBool,
+}
+
+impl SlowStore {
+    fn new(inner: Arc<SqliteLedger>) -> Self {
+        Self {
+            inner,
+            appends: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
+            fail_sync: AtomicBool::new(false),
+        }
+    }
 }
 
 impl LedgerStore for SlowStore {
@@ -238,6 +252,16 @@ impl LedgerStore for SlowStore {
         self.appends.fetch_add(1, Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(3));
         self.inner.append(build)
+    }
+    fn sync(&self) -> Result<(), LedgerStoreError> {
+        if self.fail_sync.load(Ordering::SeqCst) {
+            return Err(LedgerStoreError::Io("simulated sync failure".into()));
+        }
+        // Read before syncing: every commit counted here is covered.
+        let size = self.inner.size()?;
+        self.inner.sync()?;
+        self.synced.fetch_max(size, Ordering::SeqCst);
+        Ok(())
     }
     fn size(&self) -> Result<u64, LedgerStoreError> {
         self.inner.size()
@@ -274,10 +298,7 @@ fn concurrent_requests_share_transactions() {
     const PER_THREAD: u64 = 100;
     let dir = tempfile::tempdir().unwrap();
     let inner = support::create(&support::ledger_path(&dir));
-    let store = Arc::new(SlowStore {
-        inner: inner.clone(),
-        appends: AtomicU64::new(0),
-    });
+    let store = Arc::new(SlowStore::new(inner.clone()));
     let key = LedgerSigningKey::generate();
     let recorder = Arc::new(Recorder::start(
         store.clone(),
@@ -391,6 +412,73 @@ fn an_unstorable_event_fails_only_its_own_caller() {
     assert_eq!(store.size().unwrap(), 1);
 }
 
+#[test]
+fn no_caller_hears_of_its_event_before_a_sync_covers_it() {
+    const THREADS: u64 = 8;
+    const PER_THREAD: u64 = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SlowStore::new(support::create(&support::ledger_path(&dir))));
+    let key = LedgerSigningKey::generate();
+    let recorder = Arc::new(Recorder::start(
+        store.clone(),
+        support::clone_key(&key),
+        vault(),
+        rarely(),
+    ));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (recorder, store) = (Arc::clone(&recorder), Arc::clone(&store));
+            std::thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    let seq = recorder
+                        .record(new_event(t * PER_THREAD + i))
+                        .unwrap()
+                        .seq();
+                    let synced = store.synced.load(Ordering::SeqCst);
+                    assert!(
+                        seq < synced,
+                        "event {seq} acknowledged with {synced} synced"
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let head = recorder.sign_head_now().unwrap();
+    assert!(head.head().size() <= store.synced.load(Ordering::SeqCst));
+}
+
+#[test]
+fn a_failed_sync_fails_its_callers_and_stops_the_recorder() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SlowStore::new(support::create(&support::ledger_path(&dir))));
+    let key = LedgerSigningKey::generate();
+    let recorder = Recorder::start(store.clone(), support::clone_key(&key), vault(), rarely());
+    assert_eq!(recorder.record(new_event(0)).unwrap().seq(), 0);
+
+    store.fail_sync.store(true, Ordering::SeqCst);
+    let err = recorder.record(new_event(1)).unwrap_err();
+    let RecordError::Storage(cause) = &err else {
+        panic!("expected a storage error, got {err}");
+    };
+    assert!(matches!(**cause, LedgerStoreError::Io(_)), "{err}");
+
+    // The disk may have dropped what it was given: even once syncs work
+    // again, nothing more is recorded or acknowledged.
+    store.fail_sync.store(false, Ordering::SeqCst);
+    let appends = store.appends.load(Ordering::SeqCst);
+    let err = recorder.record(new_event(2)).unwrap_err();
+    assert!(matches!(err, RecordError::Stopped), "{err}");
+    assert!(matches!(
+        recorder.sign_head_now().unwrap_err(),
+        RecordError::Stopped
+    ));
+    assert_eq!(store.appends.load(Ordering::SeqCst), appends);
+    assert!(matches!(recorder.shutdown(), Err(RecordError::Stopped)));
+}
+
 /// A store whose every append panics, as a bug in a store would.
 #[derive(Debug)]
 struct PanickingStore;
@@ -401,6 +489,9 @@ impl LedgerStore for PanickingStore {
         _: &mut dyn FnMut(LogState<'_>) -> Result<AppendBatch, BoxError>,
     ) -> Result<u64, LedgerStoreError> {
         panic!("simulated bug in a ledger store")
+    }
+    fn sync(&self) -> Result<(), LedgerStoreError> {
+        Ok(())
     }
     fn size(&self) -> Result<u64, LedgerStoreError> {
         Ok(0)
