@@ -35,7 +35,6 @@
 //! cannot be run, [`PeerCluster::start`] fails with an [`Unavailable`]
 //! that says why: the peer is then skipped, never estimated.
 
-mod csv;
 mod exposure;
 mod figures;
 mod import;

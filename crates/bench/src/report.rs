@@ -518,7 +518,7 @@ impl Report {
                 "W3 updates two fields (email and phone) of a random member, each by one of the {} staff of the membership team with their own token, declaring membership_admin; in process through Vault::update_subject, over HTTP as PATCH /v1/subjects/ID?purpose=membership_admin. Each is authenticated, validated, decided per field, recorded durably before the change, re-checked, then sealed and written. One update was applied and read back before the runs.",
                 crate::principals::STAFF
             ),
-            "cores busy = process CPU time (all threads, /proc/self/stat) / wall time of the run.".to_owned(),
+            "cores busy = process CPU time (all threads, /proc/self/stat) / wall time of the run; it counts the bench process, which holds Custos, the floor and the load generator, so on the peer rows it counts only the load generator (PostgreSQL runs in processes of its own).".to_owned(),
             format!(
                 "1-minute load average before the run {}, after it {} (this bench alone adds up to {}; more means other work shared the cores).",
                 load_text(self.machine.load_average_before),

@@ -8,15 +8,12 @@
 //! Two sessions load at once, one per core: a backend encrypts on one
 //! core, so a single session would leave the other idle.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 
 use tokio::sync::mpsc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config};
 
-use super::csv::Records;
 use super::{connect, describe};
 
 /// Rows per batch: large enough that a round trip and a commit are
@@ -101,24 +98,19 @@ async fn loader(
 /// Reads `csv` into batches, handed to the loaders in turn; returns the
 /// rows read.
 fn read(csv: &Path, loaders: &[mpsc::Sender<Batch>]) -> anyhow::Result<u64> {
-    let file =
-        File::open(csv).map_err(|e| anyhow::anyhow!("cannot open `{}`: {e}", csv.display()))?;
-    let mut records = Records::new(BufReader::with_capacity(1 << 16, file));
-    let mut fields = Vec::new();
+    let mut reader = csv::Reader::from_path(csv)
+        .map_err(|e| anyhow::anyhow!("cannot open `{}`: {e}", csv.display()))?;
+    let header = reader.headers()?;
     anyhow::ensure!(
-        records.next_into(&mut fields)?,
-        "`{}` is empty",
-        csv.display()
-    );
-    anyhow::ensure!(
-        fields == custos_synth::COLUMNS,
+        header.iter().eq(custos_synth::COLUMNS.iter().copied()),
         "`{}` does not have the generator's columns",
         csv.display()
     );
+    let mut record = csv::StringRecord::new();
     let mut rows = 0u64;
     let mut batch = new_batch();
     for next in (0..loaders.len()).cycle() {
-        let more = fill(&mut records, &mut fields, &mut batch)?;
+        let more = fill(&mut reader, &mut record, &mut batch)?;
         let filled = batch.first().map_or(0, Vec::len);
         if filled > 0 {
             rows += filled as u64;
@@ -139,24 +131,18 @@ fn new_batch() -> Batch {
 }
 
 /// Reads up to [`BATCH_ROWS`] records into `batch`; `false` at the end of
-/// the input.
-fn fill<R: std::io::BufRead>(
-    records: &mut Records<R>,
-    fields: &mut Vec<String>,
+/// the input. The reader refuses records with another number of fields.
+fn fill<R: std::io::Read>(
+    reader: &mut csv::Reader<R>,
+    record: &mut csv::StringRecord,
     batch: &mut Batch,
 ) -> anyhow::Result<bool> {
     for _ in 0..BATCH_ROWS {
-        if !records.next_into(fields)? {
+        if !reader.read_record(record)? {
             return Ok(false);
         }
-        anyhow::ensure!(
-            fields.len() == batch.len(),
-            "a record has {} fields, not {}",
-            fields.len(),
-            batch.len()
-        );
-        for (column, value) in batch.iter_mut().zip(fields.drain(..)) {
-            column.push(value);
+        for (column, value) in batch.iter_mut().zip(record.iter()) {
+            column.push(value.to_owned());
         }
     }
     Ok(true)
