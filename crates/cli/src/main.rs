@@ -24,6 +24,13 @@ use custos_engine::{EngineError, ErrorKind};
 
 use crate::args::Cli;
 
+/// glibc's allocator spends much of a busy server's time consolidating and
+/// splitting chunks when one thread allocates what another frees (request
+/// handlers, the ledger's writer and syncer threads); mimalloc's per-thread
+/// heaps do not (measured with `custos bench`: see README, Performance).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Invalid input that the CLI finds itself rather than the engine, such as
 /// a missing password; exit code 2 like the engine's.
 #[derive(Debug, thiserror::Error)]
