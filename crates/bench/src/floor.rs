@@ -80,12 +80,7 @@ pub(crate) struct FloorBuild {
 
 impl FloorBuild {
     pub(crate) fn rows_per_s(&self) -> f64 {
-        let secs = self.wall.as_secs_f64();
-        if secs > 0.0 {
-            self.rows as f64 / secs
-        } else {
-            0.0
-        }
+        crate::stats::per_s(self.rows, self.wall)
     }
 
     pub(crate) fn json(&self) -> serde_json::Value {

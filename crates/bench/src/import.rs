@@ -39,12 +39,7 @@ pub(crate) struct ImportFigures {
 
 impl ImportFigures {
     pub(crate) fn rows_per_s(&self) -> f64 {
-        let secs = self.wall.as_secs_f64();
-        if secs > 0.0 {
-            self.members as f64 / secs
-        } else {
-            0.0
-        }
+        crate::stats::per_s(self.members, self.wall)
     }
 
     /// The time target, scaled linearly from 30 s per million.

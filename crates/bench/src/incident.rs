@@ -44,6 +44,7 @@ use custos_synth::Generator;
 
 use crate::ledger::{Template, median};
 use crate::principals;
+use crate::stats::per_s;
 use crate::workload::SplitMix64;
 
 /// W4a, PERFORMANCE.md: a principal scope on the 10M-event ledger, median.
@@ -213,11 +214,6 @@ pub(crate) struct IncidentFigures {
     pub(crate) principal: Option<PrincipalFigures>,
     pub(crate) processor: Option<ProcessorFigures>,
     pub(crate) notices: Option<NoticeFigures>,
-}
-
-fn per_s(n: u64, d: Duration) -> f64 {
-    let s = d.as_secs_f64();
-    if s > 0.0 { n as f64 / s } else { 0.0 }
 }
 
 fn millis(t0: Instant) -> f64 {

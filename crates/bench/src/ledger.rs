@@ -29,7 +29,7 @@ use custos_model::VaultId;
 use custos_store::{SqliteLedger, SqliteOptions};
 
 use crate::machine;
-use crate::stats::{self, Run};
+use crate::stats::{self, Run, per_s};
 use crate::threads::{self, Threads};
 use crate::workload::{READ_FIELDS, SplitMix64};
 
@@ -282,11 +282,6 @@ impl LedgerFigures {
     pub(crate) fn pass_append(run: &AppendRun) -> bool {
         run.run.throughput() >= TARGET_APPENDS_PER_S && run.run.errors == 0
     }
-}
-
-fn per_s(n: u64, d: Duration) -> f64 {
-    let s = d.as_secs_f64();
-    if s > 0.0 { n as f64 / s } else { 0.0 }
 }
 
 pub(crate) fn median(xs: &[f64]) -> f64 {

@@ -569,6 +569,20 @@ impl Report {
         notes
     }
 
+    /// The machine in one phrase: cores, CPU, memory and fdatasync rate.
+    pub(crate) fn machine_text(&self) -> String {
+        let m = &self.machine;
+        format!(
+            "{} cores, {}, {} MB RAM; fdatasync {}/s ({:.0} µs each)",
+            m.nproc,
+            m.cpu_model,
+            m.memory_total_mb
+                .map_or_else(|| "?".to_owned(), |mb| thousands(mb as f64)),
+            thousands(m.fdatasync_per_s),
+            m.fdatasync_mean_us,
+        )
+    }
+
     /// The human-readable report.
     pub(crate) fn text(&self) -> String {
         let mut out = String::new();
@@ -581,17 +595,7 @@ impl Report {
             if self.quick { " (--quick)" } else { "" },
             self.seed
         );
-        let _ = writeln!(
-            out,
-            "machine: {} cores, {}, {} MB RAM; fdatasync {}/s ({:.0} µs each) in {}",
-            m.nproc,
-            m.cpu_model,
-            m.memory_total_mb
-                .map_or_else(|| "?".to_owned(), |mb| thousands(mb as f64)),
-            thousands(m.fdatasync_per_s),
-            m.fdatasync_mean_us,
-            m.work_dir
-        );
+        let _ = writeln!(out, "machine: {} in {}", self.machine_text(), m.work_dir);
         let i = &self.import;
         let _ = writeln!(
             out,

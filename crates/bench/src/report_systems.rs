@@ -14,35 +14,27 @@ use crate::update;
 
 /// W2's HTTP target applies to Custos's audited reads at 64 connections.
 pub(crate) fn http_verdict(connections: usize, run: &Run) -> Verdict {
-    if connections != load::TARGET_CONNECTIONS {
-        return Verdict::none();
-    }
-    Verdict::of(
-        format!(
-            ">= {}/s, p99 <= {} ms",
-            thousands(load::TARGET_PER_S),
-            load::TARGET_P99_MS
-        ),
-        run.throughput() >= load::TARGET_PER_S
-            && run.p99_us() <= load::TARGET_P99_MS * 1_000.0
-            && run.errors == 0,
-    )
+    target_at_64(connections, run, load::TARGET_PER_S, load::TARGET_P99_MS)
 }
 
 /// W3's HTTP target, judged where W2's is.
 pub(crate) fn update_verdict(connections: usize, run: &Run) -> Verdict {
+    target_at_64(
+        connections,
+        run,
+        update::TARGET_PER_S,
+        update::TARGET_P99_MS,
+    )
+}
+
+/// A throughput and p99 target judged at the target's connection count.
+fn target_at_64(connections: usize, run: &Run, per_s: f64, p99_ms: f64) -> Verdict {
     if connections != load::TARGET_CONNECTIONS {
         return Verdict::none();
     }
     Verdict::of(
-        format!(
-            ">= {}/s, p99 <= {} ms",
-            thousands(update::TARGET_PER_S),
-            update::TARGET_P99_MS
-        ),
-        run.throughput() >= update::TARGET_PER_S
-            && run.p99_us() <= update::TARGET_P99_MS * 1_000.0
-            && run.errors == 0,
+        format!(">= {}/s, p99 <= {p99_ms} ms", thousands(per_s)),
+        run.throughput() >= per_s && run.p99_us() <= p99_ms * 1_000.0 && run.errors == 0,
     )
 }
 
@@ -128,7 +120,6 @@ impl Report {
     /// text report.
     pub(crate) fn markdown(&self, files: &Files) -> String {
         let mut out = String::new();
-        let m = &self.machine;
         let _ = writeln!(
             out,
             "# custos bench{}: {} members, {}\n",
@@ -138,14 +129,9 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "Build {} (release). Machine: {} cores, {}, {} MB RAM; fdatasync {}/s ({:.0} µs each). {} s per run; the load generator runs in the bench's process on {} thread(s) and shares the cores with the system under load.\n",
+            "Build {}. Machine: {}. {} s per run; the load generator runs in the bench's process on {} thread(s) and shares the cores with the system under load.\n",
             self.build.describe(),
-            m.nproc,
-            m.cpu_model,
-            m.memory_total_mb
-                .map_or_else(|| "?".to_owned(), |mb| thousands(mb as f64)),
-            thousands(m.fdatasync_per_s),
-            m.fdatasync_mean_us,
+            self.machine_text(),
             self.seconds,
             self.client_threads
         );

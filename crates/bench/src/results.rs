@@ -43,12 +43,18 @@ impl Build {
         }
     }
 
-    /// How the report names the build.
+    /// How the report names the build, with its profile: a debug build's
+    /// figures are not comparable with a release build's.
     pub(crate) fn describe(&self) -> String {
-        if self.dirty {
-            format!("{} with uncommitted changes", self.commit)
+        let profile = if cfg!(debug_assertions) {
+            "debug build"
         } else {
-            self.commit.clone()
+            "release build"
+        };
+        if self.dirty {
+            format!("{} with uncommitted changes ({profile})", self.commit)
+        } else {
+            format!("{} ({profile})", self.commit)
         }
     }
 }

@@ -22,6 +22,12 @@ pub(crate) fn percentile(sorted: &[u64], p: u32) -> Option<u64> {
     sorted.get(index).copied()
 }
 
+/// `n` things done in `d`, per second; 0 for no time at all.
+pub(crate) fn per_s(n: u64, d: Duration) -> f64 {
+    let s = d.as_secs_f64();
+    if s > 0.0 { n as f64 / s } else { 0.0 }
+}
+
 /// The outcome of one timed throughput run.
 #[derive(Debug, Clone)]
 pub(crate) struct Run {
@@ -66,12 +72,7 @@ impl Run {
 
     /// Successful operations per second.
     pub(crate) fn throughput(&self) -> f64 {
-        let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            self.ops as f64 / secs
-        } else {
-            0.0
-        }
+        per_s(self.ops, self.elapsed)
     }
 
     /// Average number of cores the process kept busy during the run.

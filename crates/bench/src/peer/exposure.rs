@@ -185,12 +185,7 @@ pub(crate) struct PeerExposure {
 impl PeerExposure {
     /// Log lines loaded per second.
     pub(crate) fn load_rows_per_s(&self) -> f64 {
-        let secs = self.load.as_secs_f64();
-        if secs > 0.0 {
-            self.log_rows as f64 / secs
-        } else {
-            0.0
-        }
+        crate::stats::per_s(self.log_rows, self.load)
     }
 
     pub(crate) fn json(&self) -> serde_json::Value {
