@@ -657,7 +657,7 @@ fn http_runs(
     requests: &Requests,
     drive: &dyn Fn(usize) -> load::Drive,
     log: &dyn Fn(&str),
-) -> anyhow::Result<(compare::Comparison, Option<load::LoadRun>)> {
+) -> anyhow::Result<(compare::Comparison, load::LoadRun)> {
     let first = requests
         .reads
         .first()
@@ -677,7 +677,7 @@ fn http_runs(
     })?;
     log_run(log, &unaudited.run);
     comparison.update.custos = curve(server.addr, &requests.updates, drive, "PATCH, Custos", log)?;
-    Ok((comparison, Some(unaudited)))
+    Ok((comparison, unaudited))
 }
 
 /// One system's runs of `requests` at every concurrency of the comparison.

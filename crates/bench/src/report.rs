@@ -59,7 +59,7 @@ pub(crate) struct Report {
     pub(crate) comparison: Comparison,
     /// The unaudited twin's HTTP reads, at the connections the access
     /// path's cost is judged at.
-    pub(crate) http_unaudited: Option<LoadRun>,
+    pub(crate) http_unaudited: LoadRun,
     /// W3 in process, on the threads W2's target is judged at.
     pub(crate) update_in_process: Run,
     /// W6.
@@ -349,9 +349,7 @@ impl Report {
             judged: p.n == read::AUDITED_TARGET_THREADS,
         });
         let n = load::TARGET_CONNECTIONS;
-        let http = self
-            .http_unaudited
-            .iter()
+        let http = std::iter::once(&self.http_unaudited)
             .zip(self.http_at(n))
             .map(|(unaudited, audited)| Cost {
                 key: format!("audited_vs_unaudited_http_{n}_connections"),
@@ -1079,11 +1077,10 @@ impl Report {
                 "W3 in process".to_owned(),
                 &self.update_in_process,
             )))
-            .chain(
-                self.http_unaudited
-                    .iter()
-                    .map(|u| ("unaudited HTTP".to_owned(), &u.run)),
-            )
+            .chain(std::iter::once((
+                "unaudited HTTP".to_owned(),
+                &self.http_unaudited.run,
+            )))
             .chain(self.comparison.labelled_runs())
             .chain(self.ledger.iter().flat_map(|l| {
                 l.appends.iter().map(|a| {
@@ -1146,11 +1143,11 @@ impl Report {
             .iter()
             .map(|(n, r)| http_json(*n, r, true))
             .collect();
-        let unaudited_http: Vec<Value> = self
-            .http_unaudited
-            .iter()
-            .map(|r| http_json(load::TARGET_CONNECTIONS, r, false))
-            .collect();
+        let unaudited_http = vec![http_json(
+            load::TARGET_CONNECTIONS,
+            &self.http_unaudited,
+            false,
+        )];
         let updates: Vec<Value> = self
             .comparison
             .update

@@ -62,14 +62,12 @@ impl Report {
         let none = |_: usize, _: &Run| Verdict::none();
         let c = &self.comparison;
         curve_rows(out, "W2 HTTP GET", &c.read.custos, http_verdict);
-        if let Some(u) = &self.http_unaudited {
-            row(
-                out,
-                &format!("   unaudited, {} connections", load::TARGET_CONNECTIONS),
-                &u.run,
-                &Verdict::none(),
-            );
-        }
+        row(
+            out,
+            &format!("   unaudited, {} connections", load::TARGET_CONNECTIONS),
+            &self.http_unaudited.run,
+            &Verdict::none(),
+        );
         curve_rows(out, "   floor", &c.read.floor, none);
         curve_rows(out, "   peer", &c.read.peer, none);
         row(

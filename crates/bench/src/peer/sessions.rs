@@ -175,48 +175,57 @@ fn failure(e: tokio_postgres::Error) -> Failure {
     }
 }
 
-/// A connection reading members by id with one prepared statement (the
-/// audited read, or the unprotected one); each connection cycles through
-/// its ids from its own offset.
-pub(super) struct ReadSession {
+/// A connection with one prepared statement, run once per operation for
+/// each of `items` in turn, from the connection's own offset.
+pub(super) struct Prepared<T> {
     client: Client,
     statement: Statement,
-    ids: Arc<[String]>,
+    items: Arc<[T]>,
     first: usize,
 }
 
-impl std::fmt::Debug for ReadSession {
+/// Reads members by id (the audited read, or the unprotected one).
+pub(super) type ReadSession = Prepared<String>;
+/// A staff connection updating two fields of members, each update a
+/// durable commit.
+pub(super) type UpdateSession = Prepared<Change>;
+
+impl<T> std::fmt::Debug for Prepared<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadSession")
-            .field("ids", &self.ids.len())
+        f.debug_struct("Prepared")
+            .field("items", &self.items.len())
             .field("first", &self.first)
             .finish_non_exhaustive()
     }
 }
 
-impl ReadSession {
-    /// Connects with `config`, runs `setup` and prepares `read`.
+impl<T> Prepared<T> {
+    /// Connects with `config`, runs `setup` and prepares `sql`.
     pub(super) async fn open(
         config: &Config,
         setup: &str,
-        read: &str,
-        ids: Arc<[String]>,
+        sql: &str,
+        items: Arc<[T]>,
         first: usize,
     ) -> anyhow::Result<Self> {
         let client = connect(config, setup).await?;
-        let statement = client.prepare(read).await.map_err(describe)?;
+        let statement = client.prepare(sql).await.map_err(describe)?;
         Ok(Self {
             client,
             statement,
-            ids,
+            items,
             first,
         })
+    }
+
+    fn item(&self, n: usize) -> &T {
+        &self.items[(self.first + n) % self.items.len()]
     }
 }
 
 impl Session for ReadSession {
     async fn call(&mut self, n: usize) -> Result<usize, Failure> {
-        let id = &self.ids[(self.first + n) % self.ids.len()];
+        let id = self.item(n);
         match self.client.query_opt(&self.statement, &[id]).await {
             Ok(Some(row)) => Ok(fields(&row)
                 .map_err(failure)?
@@ -231,46 +240,9 @@ impl Session for ReadSession {
     }
 }
 
-/// A staff connection updating two fields of members, each update a
-/// durable commit.
-pub(super) struct UpdateSession {
-    client: Client,
-    statement: Statement,
-    changes: Arc<[Change]>,
-    first: usize,
-}
-
-impl std::fmt::Debug for UpdateSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpdateSession")
-            .field("changes", &self.changes.len())
-            .field("first", &self.first)
-            .finish_non_exhaustive()
-    }
-}
-
-impl UpdateSession {
-    pub(super) async fn open(
-        config: &Config,
-        setup: &str,
-        update: &str,
-        changes: Arc<[Change]>,
-        first: usize,
-    ) -> anyhow::Result<Self> {
-        let client = connect(config, setup).await?;
-        let statement = client.prepare(update).await.map_err(describe)?;
-        Ok(Self {
-            client,
-            statement,
-            changes,
-            first,
-        })
-    }
-}
-
 impl Session for UpdateSession {
     async fn call(&mut self, n: usize) -> Result<usize, Failure> {
-        let change = &self.changes[(self.first + n) % self.changes.len()];
+        let change = self.item(n);
         let [email, phone] = &change.values;
         match self
             .client
